@@ -1,0 +1,238 @@
+"""The result model: immutable records, and their JSON form (results.json, schema 1).
+
+Pure: no I/O. Renderers (report/) and publishers (github/) take these records as input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+SCHEMA = 1
+
+
+class CellStatus(enum.StrEnum):
+    """Outcome of one runtime x machine cell."""
+
+    QUEUED = "queued"  # live progress only; never in a finished results.json
+    STARTING = "starting"  # live progress only
+    RUNNING = "running"  # live progress only
+    PASSED = "passed"
+    FAILED = "failed"  # a test failed: the runtime is broken on this machine
+    ERROR = "error"  # infrastructure or harness broke: no verdict on the runtime
+    UNAVAILABLE = "unavailable"  # the platform had no capacity/quota for the machine
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (CellStatus.QUEUED, CellStatus.STARTING, CellStatus.RUNNING)
+
+
+class TestStatus(enum.StrEnum):
+    """Outcome of one test inside a cell (a check or a notebook)."""
+
+    __test__ = False  # not a pytest class
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    XFAIL = "xfail"  # failed, and matrices declare it an expected failure
+    XPASS = "xpass"  # passed although declared an expected failure
+
+
+@dataclasses.dataclass(frozen=True)
+class TestResult:
+    __test__ = False  # not a pytest class
+
+    name: str  # e.g. "checks/gpu.count", "notebooks/quick_start.ipynb", "notebooks/a.ipynb[rerun]"
+    status: TestStatus
+    duration_s: float = 0.0
+    message: str = ""  # one line: for a notebook, "cell 3: ZeroDivisionError: division by zero"
+    details: str = ""  # multi-line, ANSI-free (e.g. a traceback)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "duration_s": round(self.duration_s, 3),
+            "message": self.message,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TestResult:
+        return cls(
+            name=str(data["name"]),
+            status=TestStatus(data["status"]),
+            duration_s=float(data.get("duration_s") or 0.0),
+            message=str(data.get("message") or ""),
+            details=str(data.get("details") or ""),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CellResult:
+    machine: str
+    status: CellStatus
+    reason: str = ""  # why error/unavailable/cancelled/skipped, one line
+    notebook_id: str = ""
+    url: str = ""  # console link of the notebook, when there is one
+    duration_s: float = 0.0
+    billed_s: float = 0.0  # create to stop
+    environment: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    metrics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    tests: tuple[TestResult, ...] = ()
+    log_tail: tuple[str, ...] = ()  # last log lines, for error cells
+
+    def counts(self, prefix: str) -> tuple[int, int]:
+        """(passed, total) over tests whose name starts with prefix; skipped ones not counted."""
+        relevant = [
+            t for t in self.tests if t.name.startswith(prefix) and t.status != TestStatus.SKIPPED
+        ]
+        ok = (TestStatus.PASSED, TestStatus.XFAIL, TestStatus.XPASS)
+        return sum(1 for t in relevant if t.status in ok), len(relevant)
+
+    @property
+    def failures(self) -> tuple[TestResult, ...]:
+        return tuple(t for t in self.tests if t.status in (TestStatus.FAILED, TestStatus.ERROR))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "machine": self.machine,
+            "status": self.status.value,
+            "reason": self.reason,
+            "notebook_id": self.notebook_id,
+            "url": self.url,
+            "duration_s": round(self.duration_s, 3),
+            "billed_s": round(self.billed_s, 3),
+            "environment": dict(self.environment),
+            "metrics": dict(self.metrics),
+            "tests": [t.to_json() for t in self.tests],
+            "log_tail": list(self.log_tail),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CellResult:
+        return cls(
+            machine=str(data["machine"]),
+            status=CellStatus(data["status"]),
+            reason=str(data.get("reason") or ""),
+            notebook_id=str(data.get("notebook_id") or ""),
+            url=str(data.get("url") or ""),
+            duration_s=float(data.get("duration_s") or 0.0),
+            billed_s=float(data.get("billed_s") or 0.0),
+            environment=dict(data.get("environment") or {}),
+            metrics=dict(data.get("metrics") or {}),
+            tests=tuple(TestResult.from_json(t) for t in data.get("tests") or ()),
+            log_tail=tuple(str(x) for x in data.get("log_tail") or ()),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    runtime: str
+    workspace_url: str | None
+    workspace_ref: str | None
+    started_at: str  # ISO 8601, UTC
+    finished_at: str
+    cells: tuple[CellResult, ...]
+    container: str = ""
+    provider: str = ""
+
+    @property
+    def conclusion(self) -> CellStatus:
+        """The worst cell status: failed > error > cancelled > unavailable > passed."""
+        statuses = {c.status for c in self.cells}
+        for worst in (CellStatus.FAILED, CellStatus.ERROR, CellStatus.CANCELLED):
+            if worst in statuses:
+                return worst
+        if CellStatus.UNAVAILABLE in statuses:
+            return CellStatus.UNAVAILABLE
+        if statuses == {CellStatus.SKIPPED}:
+            return CellStatus.SKIPPED
+        return CellStatus.PASSED
+
+    def count(self, status: CellStatus) -> int:
+        return sum(1 for c in self.cells if c.status == status)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "runtime": self.runtime,
+            "container": self.container,
+            "provider": self.provider,
+            "workspace": {"url": self.workspace_url, "ref": self.workspace_ref},
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "cells": [c.to_json() for c in self.cells],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunResult:
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"results schema {data.get('schema')!r} is not supported (valid: 1)")
+        ws = data.get("workspace") or {}
+        return cls(
+            runtime=str(data["runtime"]),
+            workspace_url=ws.get("url"),
+            workspace_ref=ws.get("ref"),
+            started_at=str(data.get("started_at") or ""),
+            finished_at=str(data.get("finished_at") or ""),
+            cells=tuple(CellResult.from_json(c) for c in data.get("cells") or ()),
+            container=str(data.get("container") or ""),
+            provider=str(data.get("provider") or ""),
+        )
+
+
+def merge(results: Sequence[RunResult]) -> list[RunResult]:
+    """Merge fan-out results: one RunResult per runtime, cells ordered as first seen.
+
+    A later result for the same (runtime, machine) replaces an earlier one (a re-run job).
+    """
+    by_runtime: dict[str, list[RunResult]] = {}
+    for r in results:
+        by_runtime.setdefault(r.runtime, []).append(r)
+    merged = []
+    for runtime, parts in by_runtime.items():
+        cells: dict[str, CellResult] = {}
+        for part in parts:
+            for cell in part.cells:
+                cells[cell.machine] = cell
+        first = parts[0]
+        merged.append(
+            dataclasses.replace(
+                first,
+                runtime=runtime,
+                started_at=min(p.started_at for p in parts),
+                finished_at=max(p.finished_at for p in parts),
+                cells=tuple(cells.values()),
+            )
+        )
+    return merged
+
+
+def apply_expected_failures(cell: CellResult, expected: Iterable[tuple[str, str]]) -> CellResult:
+    """Turn failed tests listed as (machine, test) into xfail, passed ones into xpass.
+
+    A cell whose only failures are expected is passed.
+    """
+    wanted = {test for machine, test in expected if machine in (cell.machine, "*")}
+    if not wanted:
+        return cell
+    tests = []
+    for test in cell.tests:
+        if test.name in wanted and test.status in (TestStatus.FAILED, TestStatus.ERROR):
+            test = dataclasses.replace(test, status=TestStatus.XFAIL)  # noqa: PLW2901
+        elif test.name in wanted and test.status == TestStatus.PASSED:
+            test = dataclasses.replace(test, status=TestStatus.XPASS)  # noqa: PLW2901
+        tests.append(test)
+    status = cell.status
+    if status == CellStatus.FAILED and not any(
+        t.status in (TestStatus.FAILED, TestStatus.ERROR) for t in tests
+    ):
+        status = CellStatus.PASSED
+    return dataclasses.replace(cell, tests=tuple(tests), status=status)
