@@ -154,6 +154,11 @@ class _Reader:
         line = self._line(path)
         self.problems.append(f"{self.display}:{line}: {_field(path) or '(file)'}: {message}")
 
+    def sorted_problems(self) -> list[str]:
+        """Problems in line order (stable: same-line problems keep their order)."""
+        prefix = len(self.display) + 1
+        return sorted(self.problems, key=lambda p: int(p[prefix:].split(":", 1)[0]))
+
     def _line(self, path: yamlnodes.Path_) -> int:
         while path not in self.lines and path:
             path = path[:-1]
@@ -280,7 +285,7 @@ def _valid(valid: str) -> str:
 
 
 def _unknown(what: str, value: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
     if not close:
         close = [c for c in choices if c.lower() == value.lower()]
     hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -837,5 +842,5 @@ def _parse_file(
         return None
     reader = _Reader(display=display, lines=lines, problems=[])
     result = parse(data, reader)
-    problems.extend(reader.problems)
+    problems.extend(reader.sorted_problems())
     return None if reader.problems else result

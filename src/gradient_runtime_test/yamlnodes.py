@@ -15,6 +15,7 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
 
 Path_ = tuple[str | int, ...]
+_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
 
 class YamlProblem(Exception):
@@ -64,6 +65,8 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], budget: list
             f"document expands to more than {MAX_NODES:,} values (aliases nested too deep?)",
         )
     lines[path] = node.start_mark.line + 1
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+        raise YamlProblem(node.start_mark.line + 1, f"tag {node.tag!r} is not allowed")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:

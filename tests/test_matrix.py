@@ -1,0 +1,178 @@
+"""Matrix loading and validation: the shipped matrices, and a corpus of broken files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from gradient_runtime_test.errors import MatrixError
+from gradient_runtime_test.matrix import Accelerator, load_catalogue
+
+ROOT = Path(__file__).resolve().parents[1]
+MATRICES = ROOT / "matrices"
+CORPUS = Path(__file__).parent / "matrix_corpus"
+SMALL_MACHINES = """\
+machines:
+  C5: {accelerator: cpu}
+  A4000: {accelerator: gpu, count: 1, model: A4000, memory_gb: 16}
+  A6000x2: {accelerator: gpu, count: 2, model: A6000, memory_gb: 48}
+  Free-IPU-POD16: {accelerator: ipu, count: 16}
+"""
+CASES = sorted(CORPUS.glob("*.yaml"))
+
+
+def _matrices(tmp_path: Path, machines: str = SMALL_MACHINES) -> Path:
+    root = tmp_path / "m"
+    (root / "runtimes").mkdir(parents=True)
+    (root / "machines.yaml").write_text(machines)
+    return root
+
+
+def _problems(root: Path) -> list[str]:
+    with pytest.raises(MatrixError) as info:
+        load_catalogue(root, display_base=root)
+    return info.value.problems
+
+
+def test_shipped_matrices_load() -> None:
+    catalogue = load_catalogue(MATRICES)
+    names = {r.name for r in catalogue.runtimes}
+    assert len(names) == 12
+    assert {"PyTorch 1.12", "TensorFlow 2.9.1", "Paperspace + Fast.AI", "Stable Diffusion"} <= names
+    seed = yaml.safe_load((ROOT.parent / "shared/reference/seed-catalogue.yaml").read_text())
+    every_seed_machine = {m for family in seed["machine_families"].values() for m in family}
+    assert every_seed_machine | {"M4000", "H100"} <= set(catalogue.machines)
+    assert catalogue.machines["A6000x4"].count == 4
+    assert catalogue.machines["C5"].accelerator == Accelerator.CPU
+    ipu = catalogue.runtime("PyTorch on IPU")
+    assert ipu.cluster_required and ipu.machines == ("Free-IPU-POD16",)
+    assert "gradient" in catalogue.runtime("NVIDIA RAPIDS").checks.optional_imports
+
+
+@pytest.mark.parametrize("schema_name", ["runtime", "machines"])
+def test_shipped_files_reference_and_satisfy_the_json_schema(schema_name: str) -> None:
+    schema = json.loads((MATRICES / "schema" / f"{schema_name}.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    files = [MATRICES / "machines.yaml"] if schema_name == "machines" else sorted((MATRICES / "runtimes").glob("*.yaml"))
+    for file in files:
+        text = file.read_text()
+        assert text.startswith("# yaml-language-server: $schema="), file
+        ref = text.splitlines()[0].split("$schema=")[1]
+        assert (file.parent / ref).resolve() == (MATRICES / "schema" / f"{schema_name}.schema.json").resolve()
+        jsonschema.validate(yaml.safe_load(text), schema)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_broken_file_gives_its_exact_messages(case: Path, tmp_path: Path) -> None:
+    root = _matrices(tmp_path)
+    shutil.copy(case, root / "runtimes" / case.name)
+    expected = [
+        line.removeprefix("# expect: ").replace("{file}", f"runtimes/{case.name}")
+        for line in case.read_text().splitlines()
+        if line.startswith("# expect: ")
+    ]
+    assert expected, f"{case} declares no expected message"
+    assert _problems(root) == expected
+
+
+def test_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 15
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.stem not in {"duplicate-key", "billion-laughs", "cell-longer", "expected-failure-machine", "misspelt-machine", "several-problems"}],
+    ids=lambda c: c.stem,
+)
+def test_schema_rejects_what_validate_rejects(case: Path) -> None:
+    """Editors validating with the JSON Schema agree with `grt validate` on shape errors."""
+    schema = json.loads((MATRICES / "schema" / "runtime.schema.json").read_text())
+    try:
+        data = yaml.safe_load(case.read_bytes())
+    except yaml.YAMLError:
+        return  # not YAML at all: no schema check applies
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
+
+
+def test_all_problems_across_files_are_reported_at_once(tmp_path: Path) -> None:
+    root = _matrices(tmp_path)
+    (root / "runtimes" / "one.yaml").write_text("name: A\ncontainer: x/y\nmachines: [C6]\n")
+    (root / "runtimes" / "two.yaml").write_text("name: A\ncontainer: x/y\nmachines: [C5]\nnotebooks: [../x.ipynb]\n")
+    (root / "runtimes" / "three.yaml").write_text("name: A\ncontainer: x/y\nmachines: [C5]\n")
+    (root / "runtimes" / "Bad Name.yaml").write_text("name: B\ncontainer: x/y\nmachines: [C5]\n")
+    assert _problems(root) == [
+        "runtimes/Bad Name.yaml:1: (file): file name 'Bad Name.yaml' is not valid (valid: lower-case letters, digits and '-', ending in .yaml)",
+        "runtimes/one.yaml:3: machines[0]: unknown machine 'C6'; did you mean 'C5'? (valid: C5, A4000, A6000x2, Free-IPU-POD16)",
+        "runtimes/two.yaml:4: notebooks[0]: '../x.ipynb' escapes the workspace (valid: a path inside it, without '..')",
+    ]
+
+
+def test_duplicate_runtime_names(tmp_path: Path) -> None:
+    root = _matrices(tmp_path)
+    (root / "runtimes" / "a.yaml").write_text("name: Same\ncontainer: x/y\nmachines: [C5]\n")
+    (root / "runtimes" / "b.yaml").write_text("name: Same\ncontainer: x/y\nmachines: [C5]\n")
+    assert _problems(root) == ["runtimes/b.yaml:1: name: duplicate runtime name 'Same' (also in runtimes/a.yaml)"]
+
+
+@pytest.mark.parametrize(
+    ("machines", "message"),
+    [
+        (
+            "machines:\n  A4000: {accelerator: gpu, count: 1, modle: A4000}\n",
+            "machines.yaml:2: machines.A4000.modle: unknown key 'modle'; did you mean 'model'? (valid: accelerator, count, model, memory_gb, price_per_hour, free, description)",
+        ),
+        (
+            "machines:\n  A4000: {accelerator: tpu}\n",
+            "machines.yaml:2: machines.A4000.accelerator: unknown accelerator 'tpu'; did you mean 'ipu'? (valid: cpu, gpu, ipu)",
+        ),
+        (
+            "machines:\n  C5: {accelerator: cpu, count: 2}\n",
+            "machines.yaml:2: machines.C5.count: a CPU machine has no accelerators (valid: 0 or absent)",
+        ),
+        (
+            "machines:\n  A4000: {accelerator: gpu, price_per_hour: -1}\n",
+            "machines.yaml:2: machines.A4000.price_per_hour: -1 is out of range (valid: 0 to 1000)",
+        ),
+    ],
+)
+def test_broken_machine_catalogue(tmp_path: Path, machines: str, message: str) -> None:
+    root = _matrices(tmp_path, machines)
+    (root / "runtimes" / "ok.yaml").write_text("name: A\ncontainer: x/y\nmachines: [A4000]\n")
+    assert _problems(root)[0] == message
+
+
+def test_missing_folder_and_files(tmp_path: Path) -> None:
+    with pytest.raises(MatrixError) as info:
+        load_catalogue(tmp_path / "nope")
+    assert "matrices folder not found" in info.value.problems[0]
+    (tmp_path / "m").mkdir()
+    problems = _problems(tmp_path / "m")
+    assert problems == [
+        "machines.yaml:1: (file): not found (valid: a machine catalogue)",
+        "runtimes:1: (folder): no runtime files (valid: runtimes/<slug>.yaml)",
+    ]
+
+
+def test_notebook_entries_accept_every_option(tmp_path: Path) -> None:
+    root = _matrices(tmp_path)
+    (root / "runtimes" / "ok.yaml").write_text(
+        "name: A\ncontainer: x/y\nmachines: [C5, A4000]\nnotebooks:\n"
+        "  - plain.ipynb\n"
+        "  - {path: ./sub/b.ipynb, timeout: 120, cell_timeout: 30, rerun: true, parameters: {epochs: 1, lr: 0.1},"
+        " check_exit_codes: false, kernel: python3}\n"
+        "  - {path: c.ipynb, skip: needs a mounted dataset}\n"
+        "expected_failures:\n  - {machine: A4000, test: notebooks/plain.ipynb, reason: known bug}\n"
+    )
+    runtime = load_catalogue(root).runtime("A")
+    plain, b, c = runtime.notebooks
+    assert plain.path == "plain.ipynb" and plain.timeout == 3600 and plain.cell_timeout == 600
+    assert b.path == "sub/b.ipynb" and b.rerun and b.parameters == {"epochs": 1, "lr": 0.1}
+    assert (b.timeout, b.cell_timeout, b.check_exit_codes, b.kernel) == (120, 30, False, "python3")
+    assert c.skip == "needs a mounted dataset"
+    assert runtime.expected_failures[0].reason == "known bug"
