@@ -150,7 +150,7 @@ def plan(catalogue: Catalogue, runtimes: Sequence[Runtime], machines: Sequence[s
     for name in machines:
         if name not in catalogue.machines:
             raise UsageError(f"--machine: {suggest('machine', name, known)}")
-    cells = []
+    cells: list[Cell] = []
     for runtime in runtimes:
         chosen = [m for m in runtime.machines if not machines or m in machines]
         cells.extend(Cell(runtime, catalogue.machines[m]) for m in chosen)

@@ -1,0 +1,130 @@
+"""The notebook command: harness delivery plus the runtime's Jupyter command. Pure.
+
+The harness travels inside the command as a base64 zipapp, so the exact version that launched it
+runs, with no PyPI, git credentials or secret. Every value is quoted with `shlex.quote`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import re
+import shlex
+import zipfile
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from .errors import UsageError
+from .matrix import Machine, NotebookSpec, Runtime
+
+HARNESS_PACKAGE = "grt_harness"
+MAX_COMMAND_CHARS = 60_000  # well under Linux's 128 KiB limit for one argument
+_ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps keep the archive reproducible
+
+DEFAULT_CAPS = {"output_chars": 20_000, "notebook_chars": 500_000, "bundle_chars": 4_000_000}
+
+
+@functools.cache
+def harness_archive() -> bytes:
+    """The harness as a zipapp: `grt_harness/*.py` plus a `__main__.py` that runs it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, data in sorted(_harness_sources().items()):
+            archive.writestr(zipfile.ZipInfo(f"{HARNESS_PACKAGE}/{name}", _ZIP_DATE), data)
+        main = b"import sys\nfrom grt_harness.__main__ import main\nsys.exit(main())\n"
+        info = zipfile.ZipInfo("__main__.py", _ZIP_DATE)
+        archive.writestr(info, main)
+    return buffer.getvalue()
+
+
+def _harness_sources() -> dict[str, bytes]:
+    package = resources.files("gradient_runtime_test.harness")
+    return {
+        entry.name: entry.read_bytes()
+        for entry in package.iterdir()
+        if entry.is_file() and entry.name.endswith(".py")
+    }
+
+
+def notebook_spec(
+    runtime: Runtime,
+    machine: Machine,
+    *,
+    bundle_id: str,
+    keep: str,
+    workspace: str = ".",
+    caps: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """The harness spec (docs/harness-protocol.md) for one cell."""
+    return {
+        "schema": 1,
+        "bundle_id": bundle_id,
+        "runtime": runtime.name,
+        "machine": {
+            "name": machine.name,
+            "accelerator": machine.accelerator.value,
+            "count": machine.count,
+            "model": machine.model,
+            "memory_gb": machine.memory_gb,
+        },
+        "workspace": workspace,
+        "checks": {
+            "commands": list(runtime.checks.commands),
+            "imports": list(runtime.checks.imports),
+            "optional_imports": list(runtime.checks.optional_imports),
+            "gradient_cli": runtime.checks.gradient_cli,
+            "min_free_disk_gb": runtime.checks.min_free_disk_gb,
+        },
+        "notebooks": [_notebook(n) for n in runtime.notebooks],
+        "keep": keep,
+        "caps": dict(caps or DEFAULT_CAPS),
+        "gpu_sample_interval_s": 1.0,
+    }
+
+
+def _notebook(spec: NotebookSpec) -> dict[str, Any]:
+    return {
+        "path": spec.path,
+        "timeout": spec.timeout,
+        "cell_timeout": spec.cell_timeout,
+        "rerun": spec.rerun,
+        "skip": spec.skip,
+        "parameters": dict(spec.parameters),
+        "check_exit_codes": spec.check_exit_codes,
+        "kernel": spec.kernel,
+    }
+
+
+def encode_spec(spec: Mapping[str, Any]) -> str:
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def notebook_command(spec: Mapping[str, Any], jupyter_command: str) -> str:
+    """The shell command a notebook is created with.
+
+    It writes the harness zipapp to /tmp, starts it in the background (detached from the shell,
+    its stdout the container's log) and `exec`s the Jupyter command in the foreground, so the
+    platform sees Jupyter start. `--end-pid $$` lets the harness end Jupyter when it is done.
+    """
+    bundle_id = str(spec["bundle_id"])
+    if not re.fullmatch(r"[a-z0-9-]{1,64}", bundle_id):
+        raise ValueError(f"bundle id {bundle_id!r} must be lower-case letters, digits and '-'")
+    pyz = f'"${{TMPDIR:-/tmp}}/grt-harness-{bundle_id}.pyz"'
+    payload = base64.b64encode(harness_archive()).decode("ascii")
+    writer = "import base64,sys;open(sys.argv[1],'wb').write(base64.b64decode(sys.argv[2]))"
+    command = (
+        'GRT_PY="$(command -v python3 || command -v python)"; '
+        f'"$GRT_PY" -c {shlex.quote(writer)} {pyz} {shlex.quote(payload)} '
+        f'&& ("$GRT_PY" {pyz} --spec {shlex.quote(encode_spec(spec))} --end-pid $$ &); '
+        f"exec sh -c {shlex.quote(jupyter_command)}"
+    )
+    if len(command) > MAX_COMMAND_CHARS:
+        raise UsageError(
+            f"runtime {spec['runtime']!r}: the notebook command would be {len(command):,} characters"
+            f" (valid: at most {MAX_COMMAND_CHARS:,}; list fewer notebooks or shorter parameters)"
+        )
+    return command

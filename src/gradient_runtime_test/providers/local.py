@@ -1,0 +1,171 @@
+"""The local provider: runs a cell's notebook command on this machine.
+
+A scratch folder stands in for `/notebooks` (the workspace is copied or cloned into it), Jupyter is
+replaced by a stand-in that blocks until the harness ends it, and the command's output is the
+notebook's log. The embedded default: a user can reproduce a cell without any cloud.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProviderError, UsageError
+from .base import Handle, Launch, NotebookState
+
+# Blocks like Jupyter until the harness sends SIGTERM to it.
+JUPYTER_STAND_IN = "exec sleep 2147483647"
+_PASS_ENV = ("LANG", "LC_ALL", "TERM", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+class LocalProvider:
+    name = "local"
+    default_max_parallel = 1
+
+    def __init__(
+        self,
+        *,
+        base_env: Mapping[str, str],
+        scratch_root: Path | None = None,
+        python_bin: Path | None = None,
+        matrices_root: Path | None = None,
+    ) -> None:
+        self._root = Path(tempfile.mkdtemp(prefix="grt-local-", dir=scratch_root))
+        # The orchestrator's own environment has nbclient and ipykernel: its bin folder comes first,
+        # so the notebook's `python3` and `jupyter` are those (override with python_bin).
+        bin_dir = (python_bin or Path(sys.executable)).parent
+        path = f"{bin_dir}{os.pathsep}{base_env.get('PATH', os.defpath)}"
+        self._env = {"PATH": path, **{k: base_env[k] for k in _PASS_ENV if k in base_env}}
+        self._matrices_root = matrices_root
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._dirs: dict[str, Path] = {}
+
+    def jupyter_command(self, runtime_command: str) -> str:
+        return JUPYTER_STAND_IN
+
+    def workspace_dir(self) -> str:
+        return "."
+
+    def create(self, launch: Launch) -> Handle:
+        home = self._root / launch.cell_id
+        notebooks = home / "notebooks"
+        tmp = home / "tmp"
+        tmp.mkdir(parents=True)
+        self._place_workspace(launch.workspace, launch.workspace_ref, notebooks)
+        env = {**self._env, "HOME": str(home), "TMPDIR": str(tmp), **launch.environment}
+        log = (home / "notebook.log").open("wb")
+        try:
+            proc = subprocess.Popen(
+                ["bash", "-c", launch.command],
+                cwd=notebooks,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() ends the whole tree
+            )
+        finally:
+            log.close()
+        notebook_id = f"local-{launch.cell_id}"
+        self._procs[notebook_id] = proc
+        self._dirs[notebook_id] = home
+        return Handle(notebook_id=notebook_id, name=launch.name, url=notebooks.as_uri())
+
+    def _place_workspace(self, workspace: str | None, ref: str | None, dest: Path) -> None:
+        if workspace is None:
+            dest.mkdir()
+            return
+        source = Path(workspace.removeprefix("file://"))
+        if not source.is_absolute() and "://" not in workspace and self._matrices_root is not None:
+            source = (self._matrices_root / source).resolve()
+        is_url = "://" in workspace and not workspace.startswith("file://")
+        if not is_url and not source.exists():
+            raise UsageError(
+                f"workspace {workspace!r}: no such folder (valid: a path or a git URL)"
+            )
+        if not is_url and not ref and not (source / ".git").exists():
+            shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".git", "__pycache__"))
+            return
+        origin = workspace if is_url else str(source)
+        self._git(["clone", "--quiet", "--no-hardlinks", origin, str(dest)])
+        if ref:
+            self._git(["-C", str(dest), "checkout", "--quiet", "--detach", ref])
+
+    @staticmethod
+    def _git(args: list[str]) -> None:
+        env = {"PATH": os.environ.get("PATH", os.defpath), "GIT_TERMINAL_PROMPT": "0"}
+        try:
+            subprocess.run(["git", *args], check=True, capture_output=True, timeout=300, env=env)
+        except subprocess.CalledProcessError as exc:
+            detail = exc.stderr.decode(errors="replace").strip().splitlines()
+            raise ProviderError(f"git {args[0]} failed: {detail[-1] if detail else exc}") from None
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ProviderError(f"git {args[0]} failed: {exc}") from None
+
+    def states(self, handles: Sequence[Handle]) -> dict[str, NotebookState]:
+        out = {}
+        for handle in handles:
+            proc = self._procs.get(handle.notebook_id)
+            if proc is None:
+                out[handle.notebook_id] = NotebookState.GONE
+            elif proc.poll() is None:
+                out[handle.notebook_id] = NotebookState.RUNNING
+            else:
+                out[handle.notebook_id] = NotebookState.STOPPED
+        return out
+
+    def logs(self, handle: Handle) -> list[str]:
+        home = self._dirs.get(handle.notebook_id)
+        if home is None:
+            return []
+        with (home / "notebook.log").open("rb") as log:
+            log.seek(handle.log_offset)
+            data = log.read()
+        end = data.rfind(b"\n") + 1  # whole lines only; the rest is read next time
+        handle.log_offset += end
+        return data[:end].decode("utf-8", errors="replace").splitlines()
+
+    def stop(self, handle: Handle) -> None:
+        proc = self._procs.get(handle.notebook_id)
+        if proc is None or proc.poll() is not None:
+            self._kill_group(proc)
+            return
+        self._kill_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._kill_group(proc, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+    @staticmethod
+    def _kill_group(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGKILL) -> None:
+        """End the notebook's whole process group (the harness and its kernels included)."""
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+    def delete(self, handle: Handle) -> None:
+        self.stop(handle)
+        self._procs.pop(handle.notebook_id, None)
+        home = self._dirs.pop(handle.notebook_id, None)
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
+
+    def metrics(self, handle: Handle) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        """Stop every process; remove the scratch root unless kept notebooks live there."""
+        for notebook_id in list(self._procs):
+            self.stop(Handle(notebook_id=notebook_id, name=""))
+        if not self._dirs:
+            shutil.rmtree(self._root, ignore_errors=True)

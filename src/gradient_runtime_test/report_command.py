@@ -1,0 +1,39 @@
+"""`grt report`: merge results of fan-out jobs into one output folder, then publish them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from typing import TextIO
+
+from .errors import UsageError
+from .outputs import load_results, write_results
+from .results import CellStatus, RunResult, merge
+
+
+def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    runs: list[RunResult] = []
+    for path in args.results:
+        files = sorted(path.rglob("results.json")) if path.is_dir() else [path]
+        if not files:
+            raise UsageError(
+                f"--results: {path} holds no results.json (valid: a results.json or a folder of them)"
+            )
+        for file in files:
+            try:
+                runs.extend(load_results(file))
+            except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+                raise UsageError(f"--results: {file}: not a results file ({exc})") from None
+    merged = merge(runs)
+    paths = write_results(args.out, merged)
+    from .report.markdown import terminal_table
+
+    for run in merged:
+        print(terminal_table(run), file=out)
+    if args.comment or args.check_run or env.get("GITHUB_ACTIONS") == "true":
+        from .publishing import publish_runs
+
+        publish_runs(merged, paths, env, comment=args.comment, check_run=args.check_run)
+    failed = any(r.count(CellStatus.FAILED) or r.count(CellStatus.ERROR) for r in merged)
+    return 1 if failed else 0

@@ -1,0 +1,217 @@
+"""`grt run`: plan one runtime's cells, run them through a provider, write the output folder."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from .command import notebook_command, notebook_spec
+from .errors import UsageError
+from .matrix import Catalogue, Runtime, load_catalogue, suggest
+from .orchestrate import Job, Options, Orchestrator, Outcome
+from .outputs import write_cell_files, write_results
+from .plan import Cell, plan
+from .providers.base import Launch, Provider
+from .results import CellStatus, RunResult
+from .settings import RunSettings
+
+CHECKS_MARGIN_S = (
+    900  # generic checks, kernel start-ups and the bundle, on top of notebook timeouts
+)
+TAG_PREFIX = "grt"
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    settings = RunSettings.from_args(args, env)
+    catalogue = load_catalogue(settings.matrices)
+    runtime = _runtime(catalogue, settings.runtime)
+    cells = plan(catalogue, [runtime], settings.machines).cells
+    workspace = settings.workspace or runtime.workspace
+    ref = settings.workspace_ref or runtime.workspace_ref
+    _check_provider_inputs(settings, runtime, workspace)
+    provider = _make_provider(settings, catalogue)
+    run_id = uuid.uuid4().hex[:10]
+    jobs = [
+        _job(
+            cell, settings=settings, provider=provider, run_id=run_id, workspace=workspace, ref=ref
+        )
+        for cell in cells
+    ]
+    if settings.dry_run:
+        requests = [job.launch.request() for job in jobs]
+        print(json.dumps({"provider": provider.name, "creates": requests}, indent=2), file=out)
+        provider.close()
+        return 0
+    options = Options(
+        max_parallel=settings.max_parallel or provider.default_max_parallel,
+        keep=settings.keep,
+        poll_interval_s=settings.poll_interval_s,
+        log_interval_s=max(settings.poll_interval_s, 15.0) if provider.name == "gradient" else 0.0,
+    )
+    cancel = threading.Event()
+    started = _now()
+    with _signals(cancel) as received:
+        orchestrator = Orchestrator(provider, options, cancel=cancel, progress=_printer(sys.stderr))
+        try:
+            outcomes = orchestrator.run(jobs)
+        finally:
+            provider.close()
+    result = RunResult(
+        runtime=runtime.name,
+        workspace_url=workspace,
+        workspace_ref=ref,
+        started_at=started,
+        finished_at=_now(),
+        cells=tuple(o.result for o in outcomes),
+        container=runtime.container,
+        provider=provider.name,
+    )
+    _write(settings.out, result, outcomes)
+    from .report.markdown import terminal_table
+
+    print(terminal_table(result), file=out)
+    print(f"Results: {settings.out}/", file=out)
+    if received:
+        return 128 + received[0]
+    return 1 if result.count(CellStatus.FAILED) or result.count(CellStatus.ERROR) else 0
+
+
+def _runtime(catalogue: Catalogue, name: str) -> Runtime:
+    try:
+        return catalogue.runtime(name)
+    except KeyError:
+        raise UsageError(
+            f"--runtime: {suggest('runtime', name, [r.name for r in catalogue.runtimes])}"
+        ) from None
+
+
+def _check_provider_inputs(settings: RunSettings, runtime: Runtime, workspace: str | None) -> None:
+    if settings.provider != "gradient":
+        return
+    if workspace and not workspace.startswith(("https://", "http://")):
+        raise UsageError(
+            f"workspace {workspace!r}: the gradient provider clones a git URL (valid: https://...; pass --workspace URL)"
+        )
+    if runtime.cluster_required and not (settings.cluster_id or runtime.cluster_id):
+        raise UsageError(
+            f"runtime {runtime.name!r} needs a cluster on its machines (valid: pass --cluster-id ID)"
+        )
+    if settings.dry_run:
+        return
+    if not settings.paperspace.api_key:
+        raise UsageError("PAPERSPACE_API_KEY is not set (valid: an API key of the Gradient team)")
+    if not settings.paperspace.project_id:
+        raise UsageError(
+            "--project-id is not set (valid: a Gradient project id, or $PAPERSPACE_PROJECT_ID)"
+        )
+
+
+def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
+    if settings.provider == "gradient":
+        from .providers.gradient import GradientProvider
+
+        return GradientProvider(settings.paperspace, dry_run=settings.dry_run)
+    from .providers.local import LocalProvider
+
+    return LocalProvider(base_env=settings.env, matrices_root=catalogue.root)
+
+
+def _job(
+    cell: Cell,
+    *,
+    settings: RunSettings,
+    provider: Provider,
+    run_id: str,
+    workspace: str | None,
+    ref: str | None,
+) -> Job:
+    runtime, machine = cell.runtime, cell.machine
+    bundle_id = uuid.uuid4().hex[:12]
+    spec = notebook_spec(
+        runtime,
+        machine,
+        bundle_id=bundle_id,
+        keep=settings.keep.value,
+        workspace=provider.workspace_dir(),
+    )
+    command = notebook_command(spec, provider.jupyter_command(runtime.command))
+    tags = (
+        TAG_PREFIX,
+        f"{TAG_PREFIX}-run-{run_id}",
+        f"{TAG_PREFIX}-cell-{bundle_id}",
+        f"{TAG_PREFIX}-runtime-{runtime.slug}",
+        f"{TAG_PREFIX}-machine-{machine.name.lower()}",
+    )
+    launch = Launch(
+        cell_id=f"{cell.id}-{bundle_id}",
+        name=f"grt: {runtime.name} on {machine.name} [{bundle_id}]",
+        machine=machine.name,
+        container=runtime.container,
+        command=command,
+        environment=dict(runtime.environment),
+        workspace=workspace,
+        workspace_ref=ref,
+        shutdown_timeout_h=runtime.shutdown_timeout,
+        tags=tags,
+        project_id=settings.paperspace.project_id,
+        cluster_id=settings.cluster_id or runtime.cluster_id,
+    )
+    notebooks_s = sum(n.timeout * (2 if n.rerun else 1) for n in runtime.notebooks if not n.skip)
+    return Job(
+        machine=machine.name,
+        launch=launch,
+        bundle_id=bundle_id,
+        run_timeout_s=notebooks_s + CHECKS_MARGIN_S,
+        expected_failures=tuple((f.machine, f.test) for f in runtime.expected_failures),
+    )
+
+
+def _write(out: Path, result: RunResult, outcomes: Sequence[Outcome]) -> None:
+    write_results(out, [result])
+    for outcome in outcomes:
+        write_cell_files(out, outcome.result.machine, outcome.log, outcome.notebooks)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _printer(stream: TextIO):  # type: ignore[no-untyped-def]
+    def progress(machine: str, status: CellStatus, detail: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        extra = f"  {detail}" if detail else ""
+        print(f"{stamp}  {machine:<16} {status.value}{extra}", file=stream, flush=True)
+
+    return progress
+
+
+@contextlib.contextmanager
+def _signals(cancel: threading.Event) -> Iterator[list[int]]:
+    """SIGINT/SIGTERM set `cancel` (the orchestrator then stops every notebook); yields the
+    signals received, so the exit code can be 130/143."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        cancel.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
