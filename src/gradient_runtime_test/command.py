@@ -6,6 +6,7 @@ runs, with no PyPI, git credentials or secret. Every value is quoted with `shlex
 
 from __future__ import annotations
 
+import ast
 import base64
 import functools
 import io
@@ -14,13 +15,12 @@ import re
 import shlex
 import zipfile
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
 from .errors import UsageError
+from .harness import pack
 from .matrix import Machine, NotebookSpec, Runtime
 
-HARNESS_PACKAGE = "grt_harness"
 MAX_COMMAND_CHARS = 60_000  # well under Linux's 128 KiB limit for one argument
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps keep the archive reproducible
 
@@ -29,24 +29,36 @@ DEFAULT_CAPS = {"output_chars": 20_000, "notebook_chars": 500_000, "bundle_chars
 
 @functools.cache
 def harness_archive() -> bytes:
-    """The harness as a zipapp: `grt_harness/*.py` plus a `__main__.py` that runs it."""
+    """The harness as a zipapp (`grt_harness/*.py` plus a `__main__.py`), minified: docstrings
+    and comments removed, so the command stays small. Reproducible: same sources, same bytes."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name, data in sorted(_harness_sources().items()):
-            archive.writestr(zipfile.ZipInfo(f"{HARNESS_PACKAGE}/{name}", _ZIP_DATE), data)
-        main = b"import sys\nfrom grt_harness.__main__ import main\nsys.exit(main())\n"
-        info = zipfile.ZipInfo("__main__.py", _ZIP_DATE)
-        archive.writestr(info, main)
+    entries = {"__main__.py": pack.MAIN_SOURCE.encode()}
+    entries.update(
+        {f"{pack.PACKAGE}/{name}": minify(data) for name, data in pack.harness_sources().items()}
+    )
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in sorted(entries.items()):
+            info = zipfile.ZipInfo(name, _ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo ignores the archive's default
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data, compresslevel=9)
     return buffer.getvalue()
 
 
-def _harness_sources() -> dict[str, bytes]:
-    package = resources.files("gradient_runtime_test.harness")
-    return {
-        entry.name: entry.read_bytes()
-        for entry in package.iterdir()
-        if entry.is_file() and entry.name.endswith(".py")
-    }
+def minify(source: bytes) -> bytes:
+    """`source` without docstrings and comments (ast round trip; same code, same Python 3.8 syntax)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            first = body[0] if body else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return (ast.unparse(tree) + "\n").encode()
 
 
 def notebook_spec(

@@ -57,7 +57,10 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         max_parallel=settings.max_parallel or provider.default_max_parallel,
         keep=settings.keep,
         poll_interval_s=settings.poll_interval_s,
-        log_interval_s=max(settings.poll_interval_s, 15.0) if provider.name == "gradient" else 0.0,
+        # Logs of a running notebook: every third poll at most (two requests each on Gradient).
+        log_interval_s=min(15.0, 3 * settings.poll_interval_s),
+        unavailable_delay_s=settings.unavailable_delay_s,
+        startup_timeout_s=settings.startup_timeout_s,
     )
     cancel = threading.Event()
     started = _now()

@@ -40,6 +40,8 @@ class RunSettings:
     paperspace: PaperspaceSettings
     in_actions: bool
     poll_interval_s: float
+    unavailable_delay_s: float
+    startup_timeout_s: float
     env: Mapping[str, str] = dataclasses.field(repr=False, default_factory=dict)
 
     @classmethod
@@ -50,15 +52,12 @@ class RunSettings:
             raise UsageError(
                 f"--max-parallel: {args.max_parallel} is out of range (valid: 1 to 100)"
             )
-        poll = env.get("GRT_POLL_INTERVAL", "5")
-        try:
-            poll_s = float(poll)
-        except ValueError:
-            poll_s = -1.0
-        if not 0.05 <= poll_s <= 300:
-            raise UsageError(
-                f"GRT_POLL_INTERVAL: {poll!r} is not valid (valid: seconds from 0.05 to 300)"
-            )
+        # Gradient is polled every 5 s (one list request each); a local process far more often.
+        poll_s = _seconds(
+            env, "GRT_POLL_INTERVAL", 5.0 if args.provider == "gradient" else 0.25, 0.05, 300
+        )
+        unavailable_s = _seconds(env, "GRT_UNAVAILABLE_DELAY", 120.0, 0.0, 3600)
+        startup_s = _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
         return cls(
             matrices=matrices_dir(args.matrices, env),
             runtime=args.runtime,
@@ -81,5 +80,21 @@ class RunSettings:
             ),
             in_actions=env.get("GITHUB_ACTIONS") == "true",
             poll_interval_s=poll_s,
+            unavailable_delay_s=unavailable_s,
+            startup_timeout_s=startup_s,
             env=env,
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """A number of seconds from the environment (tuning knobs; documented in the README)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise UsageError(f"{name}: {raw!r} is not valid (valid: seconds from {low:g} to {high:g})")
+    return value

@@ -1,0 +1,1 @@
+"""Fakes of the outside world (real local servers), for tests and demos."""

@@ -1,0 +1,408 @@
+"""What the fake does with a created notebook: really run its command on this machine.
+
+Each notebook gets a folder ``<root>/<handle>/`` with:
+
+- ``notebooks/``: stands in for ``/notebooks``. The workspace (a local folder, or a local git
+  repository given as a path or ``file://`` URL) is copied or cloned there at ``workspaceRef``, and
+  the command runs there with ``bash -c``.
+- ``home/``: ``HOME`` of the command (on Gradient ``HOME`` is ``/root``, not ``/notebooks``: this
+  keeps kernels' ``~/.local`` and ``~/.ipython`` out of the workspace).
+- ``state/``: the fake's own files (the Jupyter stub's pid file).
+
+The command sees only ``PATH`` (the fake's ``bin/`` first, holding a ``jupyter`` stub that behaves
+like a Jupyter server: it blocks until SIGTERM or ``jupyter lab stop``), ``HOME``, ``LANG``,
+``GRT_FAKE_NOTEBOOKS_DIR`` (the scratch folder), ``GRT_FAKE_JUPYTER_PIDFILE``, and the create
+request's ``environment``; never the server's own environment. Every standalone occurrence of the
+``notebooks_dir_placeholder`` (default ``/notebooks``: not part of a longer path such as
+``/x/notebooks`` or ``/notebooks2``) in the decoded command is replaced by the scratch folder,
+and ``/run.sh`` (an image's own start script) by a stand-in that starts the ``jupyter`` stub.
+
+Life: ``Pending`` (first quarter of the start-up delay) -> ``Provisioning`` (workspace fetched) ->
+``Running`` (command started) -> ``Stopping`` (on stop: SIGTERM to the process group, SIGKILL after
+the grace period) -> ``Stopped``; or ``Error`` (workspace fetch failed, ``error_machines``, or the
+command exited non-zero by itself). When the command ends, whatever is left of its process group
+is killed (the container is gone), the remaining output is read, a ``PSEOF`` row is appended, and
+only then is the final state shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .sandbox import fetch_workspace, rewrite_command, signal_group
+
+ACTIVE_STATES = frozenset({"Pending", "Provisioning", "Running", "Stopping"})
+FINAL_STATES = frozenset({"Stopped", "Error"})
+DEFAULT_COMMAND = "jupyter lab --allow-root --ip=0.0.0.0 --no-browser"
+END_OF_LOG = "PSEOF"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """The API's timestamp format: ``2024-05-01T10:02:01.100Z``."""
+    if moment is None:
+        return None
+    moment = moment.astimezone(dt.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    root: Path
+    fake_bin: Path
+    base_path: str
+    notebooks_dir_placeholder: str | None
+    hour_s: float
+    stop_grace_s: float
+    repositories: Mapping[str, Path] = field(default_factory=dict)
+    machine_bins: Mapping[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the fault knobs said about this notebook when it was created."""
+
+    start_delay_s: float = 0.0
+    stuck: bool = False
+    error: str | None = None
+    replay: str | None = None
+    replay_line_delay_s: float = 0.0
+    log_line_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class LogRow:
+    line: int
+    message: str
+    timestamp: str
+
+
+@dataclass
+class NotebookSpec:
+    """What the create request asked for (``body`` is the request body as received)."""
+
+    machine_type: str
+    name: str | None = None
+    container: str | None = None
+    container_id: int | None = None
+    project_id: str | None = None
+    cluster_id: str | None = None
+    command: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    shutdown_timeout: int | None = None
+    workspace: str | None = None
+    workspace_ref: str | None = None
+    is_preemptible: bool = False
+    is_public: bool = False
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeNotebook:
+    """One notebook: its record (as the API shows it) and the thread that lives its life."""
+
+    def __init__(
+        self,
+        *,
+        handle: str,
+        numeric_id: int,
+        job_handle: str,
+        job_id: int,
+        spec: NotebookSpec,
+        plan: Plan,
+        settings: RuntimeSettings,
+        on_internal_error: Callable[[str], None],
+    ) -> None:
+        self.handle = handle
+        self.numeric_id = numeric_id
+        self.job_handle = job_handle
+        self.job_id = job_id
+        self.spec = spec
+        self.plan = plan
+        self.settings = settings
+        self.name = spec.name or f"notebook-{handle}"
+        self.tags: list[str] = []
+        self.token = os.urandom(24).hex()
+        self.folder = settings.root / handle
+        self.scratch = self.folder / "notebooks"
+        self.home = self.folder / "home"
+        self.state_dir = self.folder / "state"
+        self.state = "Pending"
+        self.job_error: str | None = None
+        self.executed_command: str | None = None
+        self.returncode: int | None = None
+        # "api", "deleted", "shutdown_timeout", "server_closed"; None when it ended by itself.
+        self.stop_reason: str | None = None
+        self.deleted = False
+        self.created_at = utc_now()
+        self.modified_at = self.created_at
+        self.provisioning_started_at: dt.datetime | None = None
+        self.provisioning_finished_at: dt.datetime | None = None
+        self.started_at: dt.datetime | None = None
+        self.finished_at: dt.datetime | None = None
+        self.teardown_started_at: dt.datetime | None = None
+        self.deleted_at: dt.datetime | None = None
+        self._on_internal_error = on_internal_error
+        self._rows: list[LogRow] = []
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._stop_requested = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- control -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for folder in (self.scratch, self.home, self.state_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"fake-notebook-{self.handle}", daemon=True
+        )
+        self._thread.start()
+
+    def restart(self, *, job_handle: str, job_id: int, plan: Plan) -> None:
+        """``startNotebook`` on a finished notebook: a new job, fresh logs, same folder."""
+        self.join(timeout=self.settings.stop_grace_s + 5)
+        with self._lock:
+            self.job_handle, self.job_id, self.plan = job_handle, job_id, plan
+            self._rows = []
+            self.job_error = self.stop_reason = self.returncode = None
+            self.started_at = self.finished_at = self.teardown_started_at = None
+            self._stop_requested = threading.Event()
+        self._set_state("Pending")
+        self._thread = threading.Thread(
+            target=self._run, name=f"fake-notebook-{self.handle}", daemon=True
+        )
+        self._thread.start()
+
+    def request_stop(self, reason: str = "api") -> None:
+        with self._lock:
+            if self.stop_reason is None and self.state not in FINAL_STATES:
+                self.stop_reason = reason
+        self._stop_requested.set()
+
+    def mark_deleted(self) -> None:
+        with self._lock:
+            self.deleted = True
+            self.deleted_at = utc_now()
+        self.request_stop("deleted")
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        return not self.deleted and self.state in ACTIVE_STATES
+
+    def wait_for_state(self, *states: str, timeout: float = 10.0) -> str:
+        """Block until the notebook is in one of ``states``; returns it (``TimeoutError`` if not)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.state in states, timeout):
+                raise TimeoutError(
+                    f"{self.handle} is {self.state}, not in {states} after {timeout}s"
+                )
+            return self.state
+
+    def rows(self, line: int = 1, limit: int = 10000) -> list[LogRow]:
+        with self._lock:
+            start = max(line, 1) - 1
+            return self._rows[start : start + max(limit, 0)]
+
+    def log_text(self) -> str:
+        with self._lock:
+            return "\n".join(row.message for row in self._rows if row.message != END_OF_LOG)
+
+    def to_json(self, metrics_address: str) -> dict[str, Any]:
+        spec = self.spec
+        with self._lock:
+            return {
+                "id": self.numeric_id,
+                "handle": self.handle,
+                "name": self.name,
+                "state": self.state,
+                "jobHandle": self.job_handle,
+                "jobId": self.job_id,
+                "jobError": self.job_error,
+                "project": f"Notebook-{self.name}",
+                "projectHandle": spec.project_id,
+                "namespace": "fake-team",
+                "cluster": "PS Notebooks (fake)",
+                "clusterId": spec.cluster_id or "clfake0001",
+                "vmType": spec.machine_type,
+                "container": spec.container,
+                "containerUrl": spec.container,
+                "baseContainer": spec.container,
+                "baseContainerUrl": spec.container,
+                "fqdn": f"{self.handle}.dgradient.fake-paperspace.invalid",
+                "token": self.token,
+                "isPublic": spec.is_public,
+                "isPreemptible": spec.is_preemptible,
+                "shutdownTimeout": spec.shutdown_timeout,
+                "dtCreated": iso(self.created_at),
+                "dtModified": iso(self.modified_at),
+                "dtProvisioningStarted": iso(self.provisioning_started_at),
+                "dtProvisioningFinished": iso(self.provisioning_finished_at),
+                "dtStarted": iso(self.started_at),
+                "dtFinished": iso(self.finished_at),
+                "dtTeardownStarted": iso(self.teardown_started_at),
+                "dtTeardownFinished": iso(self.finished_at if self.teardown_started_at else None),
+                "dtDeleted": iso(self.deleted_at),
+                "metricsURL": metrics_address,
+                "tags": list(self.tags),
+            }
+
+    # --- life ------------------------------------------------------------------------------------
+
+    def _set_state(self, state: str, *, job_error: str | None = None) -> None:
+        with self._changed:
+            now = utc_now()
+            self.state, self.modified_at = state, now
+            if job_error is not None:
+                self.job_error = job_error
+            if state == "Provisioning":
+                self.provisioning_started_at = now
+            elif state == "Running":
+                self.provisioning_finished_at = self.started_at = now
+            elif state == "Stopping":
+                self.teardown_started_at = now
+            elif state in FINAL_STATES:
+                self.finished_at = now
+            self._changed.notify_all()
+
+    def _append(self, message: str, *, limit: int | None = None) -> None:
+        if limit is not None and len(message) > limit:
+            message = message[:limit]
+        with self._lock:
+            row = LogRow(len(self._rows) + 1, message, iso(utc_now()) or "")
+            self._rows.append(row)
+
+    def _finish(self, state: str, job_error: str | None = None) -> None:
+        self._append(END_OF_LOG)
+        self._set_state(state, job_error=job_error)
+
+    def _run(self) -> None:
+        try:
+            self._live()
+        except Exception:
+            text = traceback.format_exc()
+            self._on_internal_error(text)
+            if self.state not in FINAL_STATES:
+                self._finish("Error", f"fake Paperspace internal error: {text.splitlines()[-1]}")
+
+    def _live(self) -> None:
+        plan = self.plan
+        if self._stop_requested.wait(plan.start_delay_s * 0.25):
+            return self._finish("Stopped")
+        self._set_state("Provisioning")
+        problem = self._prepare_workspace()
+        if problem is not None:
+            return self._finish("Error", problem)
+        if self._stop_requested.wait(plan.start_delay_s * 0.75):
+            return self._finish("Stopped")
+        if plan.stuck:
+            self._stop_requested.wait()
+            return self._finish("Stopped")
+        if plan.error is not None:
+            return self._finish("Error", plan.error)
+        self._set_state("Running")
+        if plan.replay is not None:
+            return self._replay(plan.replay)
+        return self._run_command()
+
+    def _replay(self, text: str) -> None:
+        for line in text.splitlines():
+            if self._stop_requested.wait(self.plan.replay_line_delay_s):
+                break
+            self._append(line, limit=self.plan.log_line_limit)
+        self.returncode = 0
+        self._finish("Stopped")
+
+    def _environment(self) -> dict[str, str]:
+        machine_bin = self.settings.machine_bins.get(self.spec.machine_type)
+        path = (
+            self.settings.base_path
+            if machine_bin is None
+            else f"{machine_bin}{os.pathsep}{self.settings.base_path}"
+        )
+        env = {
+            "PATH": f"{self.settings.fake_bin}{os.pathsep}{path}",
+            "HOME": str(self.home),
+            "LANG": "C.UTF-8",
+        }
+        env.update({str(key): str(value) for key, value in self.spec.environment.items()})
+        env["GRT_FAKE_NOTEBOOKS_DIR"] = str(self.scratch)
+        env["GRT_FAKE_JUPYTER_PIDFILE"] = str(self.state_dir / "jupyter.pid")
+        return env
+
+    def _run_command(self) -> None:
+        command = rewrite_command(
+            self.spec.command or DEFAULT_COMMAND,
+            placeholder=self.settings.notebooks_dir_placeholder,
+            scratch=self.scratch,
+            fake_bin=self.settings.fake_bin,
+        )
+        self.executed_command = command
+        process = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=self.scratch,
+            env=self._environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        pump = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
+        pump.start()
+        timeout = self.spec.shutdown_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout * self.settings.hour_s
+        while process.poll() is None:
+            wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
+            if self._stop_requested.wait(wait):
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                with self._lock:
+                    self.stop_reason = self.stop_reason or "shutdown_timeout"
+                break
+        if process.poll() is None:
+            self._set_state("Stopping")
+            signal_group(process.pid, signal.SIGTERM)
+            try:
+                process.wait(self.settings.stop_grace_s)
+            except subprocess.TimeoutExpired:
+                signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+        signal_group(process.pid, signal.SIGKILL)  # what is left dies with the container
+        pump.join(timeout=5)
+        process.stdout.close()
+        self.returncode = process.returncode
+        if self.stop_reason is None and process.returncode != 0:
+            return self._finish("Error", f"Notebook command exited with code {process.returncode}")
+        return self._finish("Stopped")
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            self._append(
+                raw.decode("utf-8", "replace").rstrip("\r\n"), limit=self.plan.log_line_limit
+            )
+
+    def _prepare_workspace(self) -> str | None:
+        env = {"PATH": self.settings.base_path, "HOME": str(self.home), "LANG": "C.UTF-8"}
+        workspace = self.spec.workspace
+        if workspace and workspace in self.settings.repositories:
+            workspace = str(self.settings.repositories[workspace])
+        return fetch_workspace(workspace, self.spec.workspace_ref, self.scratch, env)
