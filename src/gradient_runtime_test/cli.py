@@ -19,6 +19,7 @@ from .errors import GrtError, MatrixError, UsageError
 
 PROVIDERS = ("local", "gradient")
 KEEP = ("never", "failed", "always")
+FAIL_ON = ("error", "failed", "never")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,18 +87,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--comment", action="store_true", help="keep the PR status comment up to date")
     p.add_argument("--check-run", action="store_true", help="publish a check run")
+    fail_on(p)
 
     p = sub.add_parser("report", help="merge results (fan-out jobs) and publish them")
     p.add_argument("--results", nargs="+", required=True, type=Path, metavar="PATH")
     p.add_argument("--out", type=Path, default=Path("grt-results"), metavar="DIR")
     p.add_argument("--comment", action="store_true")
     p.add_argument("--check-run", action="store_true")
+    fail_on(p)
 
     p = sub.add_parser("sweep", help="end notebooks left behind by a killed run")
     p.add_argument("--older-than", default="0s", metavar="DURATION", help="e.g. 90s, 30m, 6h")
     p.add_argument("--project-id", metavar="ID")
     p.add_argument("--dry-run", action="store_true")
     return parser
+
+
+def fail_on(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="error",
+        help="exit 1 when a cell errored or failed (error, the default), only when one failed, or never",
+    )
 
 
 def matrices_dir(arg: Path | None, env: Mapping[str, str]) -> Path:

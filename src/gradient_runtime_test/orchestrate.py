@@ -107,6 +107,10 @@ class Orchestrator:
         self._live: dict[str, _Live] = {}  # by machine
         self._done: dict[str, Outcome] = {}
 
+    def outcome(self, machine: str) -> Outcome | None:
+        """The finished cell on `machine`, if it has finished."""
+        return self._done.get(machine)
+
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from .errors import UsageError
 from .outputs import load_results, write_results
-from .results import CellStatus, RunResult, merge
+from .results import RunResult, exit_code, merge
 
 
 def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -35,5 +35,4 @@ def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
         from .publishing import publish_runs
 
         publish_runs(merged, paths, env, comment=args.comment, check_run=args.check_run)
-    failed = any(r.count(CellStatus.FAILED) or r.count(CellStatus.ERROR) for r in merged)
-    return 1 if failed else 0
+    return exit_code(merged, args.fail_on)

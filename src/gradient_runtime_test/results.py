@@ -188,6 +188,14 @@ class RunResult:
         )
 
 
+def exit_code(runs: Sequence[RunResult], fail_on: str) -> int:
+    """1 when a cell failed (or, with fail_on="error", errored); never with fail_on="never"."""
+    if fail_on == "never":
+        return 0
+    bad = {CellStatus.FAILED} if fail_on == "failed" else {CellStatus.FAILED, CellStatus.ERROR}
+    return 1 if any(c.status in bad for r in runs for c in r.cells) else 0
+
+
 def merge(results: Sequence[RunResult]) -> list[RunResult]:
     """Merge fan-out results: one RunResult per runtime, cells ordered as first seen.
 

@@ -23,7 +23,7 @@ from .orchestrate import Job, Options, Orchestrator, Outcome
 from .outputs import write_cell_files, write_results
 from .plan import Cell, plan
 from .providers.base import Launch, Provider
-from .results import CellStatus, RunResult
+from .results import CellResult, CellStatus, RunResult, exit_code
 from .settings import RunSettings
 
 CHECKS_MARGIN_S = (
@@ -64,30 +64,81 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     )
     cancel = threading.Event()
     started = _now()
+    publishing = settings.in_actions or settings.comment or settings.check_run
+    actions = live = None
+    if publishing:
+        from .publishing import live_updates, make_actions
+
+        actions = make_actions(env)
+        if settings.paperspace.api_key:
+            actions.add_mask(settings.paperspace.api_key)
+        if settings.comment:
+            live = live_updates(runtime.name, env, actions)
+
+    def snapshot(cells: dict[str, CellResult]) -> RunResult:
+        return RunResult(
+            runtime=runtime.name,
+            workspace_url=workspace,
+            workspace_ref=ref,
+            started_at=started,
+            finished_at=_now(),
+            cells=tuple(cells.values()),
+            container=runtime.container,
+            provider=provider.name,
+        )
+
+    board = {job.machine: CellResult(machine=job.machine, status=CellStatus.QUEUED) for job in jobs}
+    if live is not None:
+        live.start(snapshot(board))
+    printer = _printer(sys.stderr)
+
     with _signals(cancel) as received:
-        orchestrator = Orchestrator(provider, options, cancel=cancel, progress=_printer(sys.stderr))
+        orchestrator = Orchestrator(provider, options, cancel=cancel)
+
+        def progress(machine: str, status: CellStatus, detail: str) -> None:
+            printer(machine, status, detail)
+            done = orchestrator.outcome(machine)
+            board[machine] = (
+                done.result if done else CellResult(machine=machine, status=status, reason=detail)
+            )
+            if live is not None:
+                live.update(snapshot(board))
+
+        orchestrator.progress = progress
         try:
             outcomes = orchestrator.run(jobs)
         finally:
             provider.close()
-    result = RunResult(
-        runtime=runtime.name,
-        workspace_url=workspace,
-        workspace_ref=ref,
-        started_at=started,
-        finished_at=_now(),
-        cells=tuple(o.result for o in outcomes),
-        container=runtime.container,
-        provider=provider.name,
-    )
-    _write(settings.out, result, outcomes)
+    result = snapshot({o.result.machine: o.result for o in outcomes})
+    paths = _write(settings.out, result, outcomes)
     from .report.markdown import terminal_table
 
+    if actions is not None and settings.in_actions:
+        for outcome in outcomes:
+            with actions.group(f"{outcome.result.machine}: {outcome.result.status.value} (log)"):
+                for line in _visible(outcome.log)[-500:]:
+                    actions.info(line)
     print(terminal_table(result), file=out)
     print(f"Results: {settings.out}/", file=out)
+    if publishing:
+        from .publishing import publish_runs
+
+        publish_runs(
+            [result],
+            paths,
+            env,
+            comment=settings.comment,
+            check_run=settings.check_run,
+            actions=actions,
+            live=live,
+        )
     if received:
         return 128 + received[0]
-    return 1 if result.count(CellStatus.FAILED) or result.count(CellStatus.ERROR) else 0
+    return exit_code([result], args.fail_on)
+
+
+def _visible(log: Sequence[str]) -> list[str]:
+    return [line for line in log if "GRT-BUNDLE" not in line]
 
 
 def _runtime(catalogue: Catalogue, name: str) -> Runtime:
@@ -180,10 +231,11 @@ def _job(
     )
 
 
-def _write(out: Path, result: RunResult, outcomes: Sequence[Outcome]) -> None:
-    write_results(out, [result])
+def _write(out: Path, result: RunResult, outcomes: Sequence[Outcome]) -> dict[str, Path]:
+    paths = write_results(out, [result])
     for outcome in outcomes:
         write_cell_files(out, outcome.result.machine, outcome.log, outcome.notebooks)
+    return paths
 
 
 def _now() -> str:

@@ -1,0 +1,1 @@
+"""Publishing results to GitHub: context, workflow commands, PR comment, check run."""

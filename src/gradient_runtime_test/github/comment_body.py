@@ -1,0 +1,142 @@
+"""The PR status comment's text: pure, and always within GitHub's 65,536-character limit.
+
+Layout: hidden marker, title (runtime, commit, workflow run), head-moved warning, counts, status
+table, changes since the previous run, collapsible failure details, hidden state. When too long,
+failure details shrink and then go, then the table is cut with a link to the full job summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+
+from gradient_runtime_test.github import state
+from gradient_runtime_test.report import markdown
+from gradient_runtime_test.results import RunResult
+
+COMMENT_LIMIT = 65_536  # GitHub's maximum comment body, in characters
+_MARKER_PREFIX = "<!-- gradient-runtime-test:runtime="
+_MIN_DETAILS = 2_000  # below this, a details section is not worth its space
+_CHANGES_LINES = 30
+
+
+def marker(runtime: str) -> str:
+    """The hidden line that identifies the comment of one runtime."""
+    return f"{_MARKER_PREFIX}{urllib.parse.quote(runtime, safe='')} -->"
+
+
+@dataclasses.dataclass(frozen=True)
+class Header:
+    """Where the results come from, for the title lines."""
+
+    run_url: str
+    run_key: str  # "<run_id>/<attempt>": written into the state
+    commit_url: str = ""  # "" when the tested commit is unknown
+    sha: str | None = None
+    head_moved_to: str | None = None  # the PR head when it is no longer the tested commit
+
+
+def render(
+    run: RunResult,
+    header: Header,
+    *,
+    baseline: state.Cells | None = None,
+    limit: int = COMMENT_LIMIT,
+) -> str:
+    """The comment body for `run`, at most `limit` characters."""
+    cells = state.cells_of(run)
+    hidden = state.encode(state.State(run=header.run_key, cells=cells, prev=baseline))
+    top = "\n\n".join(
+        p for p in (_title(run, header), _moved(header), markdown.counts_line(run)) if p
+    )
+    table = markdown.status_table(run).rstrip("\n")
+    changes = _changes(baseline, cells)
+    details = markdown.failure_details(run).rstrip("\n")
+
+    def join(*parts: str) -> str:
+        return "\n\n".join(p for p in (marker(run.runtime), top, *parts, hidden) if p) + "\n"
+
+    body = join(table, changes, details)
+    if len(body) <= limit:
+        return body
+    left_out = (
+        f"_Failure details are left out to fit GitHub's comment limit: see the "
+        f"[job summary]({header.run_url})._"
+    )
+    room = limit - len(join(table, changes, "x")) + 1
+    if room >= _MIN_DETAILS:
+        shorter = markdown.failure_details(run, max_chars=room).rstrip("\n")
+        if shorter and len(join(table, changes, shorter)) <= limit:
+            return join(table, changes, shorter)
+    if details:
+        body = join(table, changes, left_out)
+        if len(body) <= limit:
+            return body
+    else:
+        left_out = ""
+    room = limit - len(join("", changes, left_out)) - 2
+    body = join(cut_table(table, room, header.run_url), changes, left_out)
+    if len(body) > limit:  # pathological (an enormous runtime name): keep the marker and title
+        body = body[: limit - 2] + "…\n"
+    return body
+
+
+def _title(run: RunResult, header: Header) -> str:
+    finished = sum(1 for c in run.cells if c.status.finished)
+    if finished < len(run.cells):
+        verdict = f"⏳ running ({finished} of {len(run.cells)} machines finished)"
+    else:
+        verdict = markdown.status_label(run.conclusion)
+    facts = []
+    if header.sha:
+        short = f"`{header.sha[:7]}`"
+        facts.append(f"commit [{short}]({header.commit_url})" if header.commit_url else short)
+    facts.append(f"[workflow run]({header.run_url})")
+    return f"### Gradient runtime test: {run.runtime} — {verdict}\n\n" + " · ".join(facts)
+
+
+def _moved(header: Header) -> str:
+    if not header.head_moved_to or not header.sha:
+        return ""
+    return (
+        "> [!WARNING]\n"
+        f"> The pull request head moved to `{header.head_moved_to[:7]}` after this run tested "
+        f"`{header.sha[:7]}`: these results are for an older commit."
+    )
+
+
+def _changes(baseline: state.Cells | None, cells: state.Cells) -> str:
+    if baseline is None:
+        return ""
+    found = state.changes(baseline, cells)
+    if not found.new_failures and not found.fixed:
+        return "**Changes since the previous run:** none."
+    lines = ["**Changes since the previous run**", ""]
+    for label, items in (("New failures", found.new_failures), ("Fixed", found.fixed)):
+        if items:
+            lines.append(f"- {label}:")
+            lines += [f"  - {item}" for item in items[:_CHANGES_LINES]]
+            if len(items) > _CHANGES_LINES:
+                lines.append(f"  - … and {len(items) - _CHANGES_LINES} more")
+    return "\n".join(lines)
+
+
+def cut_table(table: str, room: int, run_url: str) -> str:
+    """The Markdown table's header and as many rows as fit in `room`, then a link to the full summary."""
+    lines = table.splitlines()
+    head, rows = lines[:2], lines[2:]
+    note_room = 200
+    kept = list(head)
+    used = sum(len(x) + 1 for x in head)
+    for row in rows:
+        if used + len(row) + 1 > room - note_room:
+            break
+        kept.append(row)
+        used += len(row) + 1
+    missing = len(rows) - (len(kept) - len(head))
+    if missing:
+        kept.append("")
+        kept.append(
+            f"_… {missing} more machines are not shown here: see the [full summary]({run_url})._"
+        )
+    return "\n".join(kept)

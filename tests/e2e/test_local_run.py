@@ -1,0 +1,161 @@
+"""`grt run --provider local`: the README's main command, and what becomes of broken results."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gradient_runtime_test.harness.bundle import encode_lines
+from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
+from gradient_runtime_test.providers.base import Launch
+from gradient_runtime_test.providers.local import LocalProvider
+from gradient_runtime_test.results import CellStatus
+from tests.e2e.workspace import REPO
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+
+
+def test_readme_main_command_runs_the_example(tmp_path: Path) -> None:
+    out = tmp_path / "grt-results"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradient_runtime_test",
+            "run",
+            "--matrices",
+            "examples/matrices",
+            "--runtime",
+            "Example",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "GRT_POLL_INTERVAL": "0.1"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "C5       passed" in proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    (cell,) = results["cells"]
+    names = {t["name"]: t["status"] for t in cell["tests"]}
+    assert names["notebooks/magics.ipynb"] == names["notebooks/magics.ipynb[rerun]"] == "passed"
+    assert names["notebooks/analysis/summary.ipynb"] == "passed"  # cwd-relative data, parameters
+    assert names["checks/import.numpy"] in ("passed", "skipped")  # optional
+    for name in ("junit.xml", "summary.md", "logs/C5.log", "notebooks/C5/analysis/summary.ipynb"):
+        assert (out / name).is_file(), name
+    executed = json.loads((out / "notebooks/C5/magics.ipynb").read_text())
+    assert any("shell says hi" in json.dumps(c.get("outputs", [])) for c in executed["cells"])
+    assert "| C5 | ✅ passed |" in (out / "summary.md").read_text()
+
+
+def test_failing_notebook_exits_1_and_names_the_cell(tmp_path: Path) -> None:
+    matrices = tmp_path / "matrices"
+    shutil.copytree(REPO / "examples" / "matrices", matrices)
+    workspace = tmp_path / "workspace"
+    shutil.copytree(REPO / "examples" / "workspace", workspace)
+    nb = json.loads((workspace / "hello.ipynb").read_text())
+    nb["cells"][2]["source"] = "total = sum(range(10))\nassert total == 46, 'off by one'"
+    (workspace / "hello.ipynb").write_text(json.dumps(nb))
+    runtime = matrices / "runtimes" / "example.yaml"
+    runtime.write_text(
+        runtime.read_text().replace("workspace: ../workspace", f"workspace: {workspace}")
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "GRT_POLL_INTERVAL": "0.1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradient_runtime_test",
+            "run",
+            "--matrices",
+            str(matrices),
+            "--runtime",
+            "Example",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (cell,) = json.loads((out / "results.json").read_text())["cells"]
+    hello = next(t for t in cell["tests"] if t["name"] == "notebooks/hello.ipynb")
+    assert hello["status"] == "failed"
+    assert hello["message"] == "cell 3: AssertionError: off by one"
+    assert "\x1b[" not in hello["details"]
+    assert "AssertionError" in (out / "summary.md").read_text()
+
+
+def _launch(cell_id: str, command: str) -> Launch:
+    return Launch(
+        cell_id=cell_id,
+        name=cell_id,
+        machine="C5",
+        container="c",
+        command=command,
+        environment={},
+        workspace=None,
+        workspace_ref=None,
+        shutdown_timeout_h=1,
+        tags=(),
+    )
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "truncated"])
+def test_missing_or_broken_bundle_is_an_error(tmp_path: Path, kind: str) -> None:
+    lines = encode_lines({"schema": 1, "tests": [{"name": "checks/x", "status": "passed"}]}, "b1")
+    if kind == "corrupt":
+        lines[1] = lines[1][:-4] + ("AAAA" if not lines[1].endswith("AAAA") else "BBBB")
+    elif kind == "truncated":
+        lines = lines[:1] + lines[2:]
+    printed = "" if kind == "missing" else "\n".join(lines)
+    script = tmp_path / "out.txt"
+    script.write_text(printed + "\n")
+    provider = LocalProvider(base_env=dict(os.environ), scratch_root=tmp_path)
+    job = Job(
+        machine="C5",
+        launch=_launch("c1", f"echo starting; cat {script}; echo done"),
+        bundle_id="b1",
+        run_timeout_s=60,
+    )
+    try:
+        (outcome,) = Orchestrator(provider, Options(poll_interval_s=0.05, log_interval_s=0.0)).run(
+            [job]
+        )
+    finally:
+        provider.close()
+    assert outcome.result.status == CellStatus.ERROR
+    assert "done" in outcome.result.log_tail
+
+
+def test_local_stop_ends_the_whole_process_tree(tmp_path: Path) -> None:
+    provider = LocalProvider(base_env=dict(os.environ), scratch_root=tmp_path)
+    marker = tmp_path / "child.pid"
+    handle = provider.create(_launch("c2", f"sleep 300 & echo $! > {marker}; exec sleep 300"))
+    try:
+        for _ in range(100):
+            if marker.exists() and marker.read_text().strip():
+                break
+            import time
+
+            time.sleep(0.05)
+        child = int(marker.read_text())
+        provider.stop(handle)
+    finally:
+        provider.close()
+    assert (
+        not Path(f"/proc/{child}").exists()
+        or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+    )
