@@ -58,12 +58,18 @@ def test_shipped_matrices_load() -> None:
 def test_shipped_files_reference_and_satisfy_the_json_schema(schema_name: str) -> None:
     schema = json.loads((MATRICES / "schema" / f"{schema_name}.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    files = [MATRICES / "machines.yaml"] if schema_name == "machines" else sorted((MATRICES / "runtimes").glob("*.yaml"))
+    files = (
+        [MATRICES / "machines.yaml"]
+        if schema_name == "machines"
+        else sorted((MATRICES / "runtimes").glob("*.yaml"))
+    )
     for file in files:
         text = file.read_text()
         assert text.startswith("# yaml-language-server: $schema="), file
         ref = text.splitlines()[0].split("$schema=")[1]
-        assert (file.parent / ref).resolve() == (MATRICES / "schema" / f"{schema_name}.schema.json").resolve()
+        assert (file.parent / ref).resolve() == (
+            MATRICES / "schema" / f"{schema_name}.schema.json"
+        ).resolve()
         jsonschema.validate(yaml.safe_load(text), schema)
 
 
@@ -86,7 +92,19 @@ def test_corpus_is_big_enough() -> None:
 
 @pytest.mark.parametrize(
     "case",
-    [c for c in CASES if c.stem not in {"duplicate-key", "billion-laughs", "cell-longer", "expected-failure-machine", "misspelt-machine", "several-problems"}],
+    [
+        c
+        for c in CASES
+        if c.stem
+        not in {
+            "duplicate-key",
+            "billion-laughs",
+            "cell-longer",
+            "expected-failure-machine",
+            "misspelt-machine",
+            "several-problems",
+        }
+    ],
     ids=lambda c: c.stem,
 )
 def test_schema_rejects_what_validate_rejects(case: Path) -> None:
@@ -103,7 +121,9 @@ def test_schema_rejects_what_validate_rejects(case: Path) -> None:
 def test_all_problems_across_files_are_reported_at_once(tmp_path: Path) -> None:
     root = _matrices(tmp_path)
     (root / "runtimes" / "one.yaml").write_text("name: A\ncontainer: x/y\nmachines: [C6]\n")
-    (root / "runtimes" / "two.yaml").write_text("name: A\ncontainer: x/y\nmachines: [C5]\nnotebooks: [../x.ipynb]\n")
+    (root / "runtimes" / "two.yaml").write_text(
+        "name: A\ncontainer: x/y\nmachines: [C5]\nnotebooks: [../x.ipynb]\n"
+    )
     (root / "runtimes" / "three.yaml").write_text("name: A\ncontainer: x/y\nmachines: [C5]\n")
     (root / "runtimes" / "Bad Name.yaml").write_text("name: B\ncontainer: x/y\nmachines: [C5]\n")
     assert _problems(root) == [
@@ -117,7 +137,9 @@ def test_duplicate_runtime_names(tmp_path: Path) -> None:
     root = _matrices(tmp_path)
     (root / "runtimes" / "a.yaml").write_text("name: Same\ncontainer: x/y\nmachines: [C5]\n")
     (root / "runtimes" / "b.yaml").write_text("name: Same\ncontainer: x/y\nmachines: [C5]\n")
-    assert _problems(root) == ["runtimes/b.yaml:1: name: duplicate runtime name 'Same' (also in runtimes/a.yaml)"]
+    assert _problems(root) == [
+        "runtimes/b.yaml:1: name: duplicate runtime name 'Same' (also in runtimes/a.yaml)"
+    ]
 
 
 @pytest.mark.parametrize(
