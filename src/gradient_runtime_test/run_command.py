@@ -60,6 +60,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         # Logs of a running notebook: every third poll at most (two requests each on Gradient).
         log_interval_s=min(15.0, 3 * settings.poll_interval_s),
         unavailable_delay_s=settings.unavailable_delay_s,
+        # A full running-notebook limit frees up when a notebook ends: check again every few polls.
+        running_limit_delay_s=min(30.0, 6 * settings.poll_interval_s),
         startup_timeout_s=settings.startup_timeout_s,
     )
     cancel = threading.Event()
@@ -175,7 +177,9 @@ def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
     if settings.provider == "gradient":
         from .providers.gradient import GradientProvider
 
-        return GradientProvider(settings.paperspace, dry_run=settings.dry_run)
+        return GradientProvider(
+            settings.paperspace, dry_run=settings.dry_run, backoff_s=settings.retry_backoff_s
+        )
     from .providers.local import LocalProvider
 
     return LocalProvider(base_env=settings.env, matrices_root=catalogue.root)

@@ -42,6 +42,7 @@ class RunSettings:
     poll_interval_s: float
     unavailable_delay_s: float
     startup_timeout_s: float
+    retry_backoff_s: float
     env: Mapping[str, str] = dataclasses.field(repr=False, default_factory=dict)
 
     @classmethod
@@ -58,6 +59,7 @@ class RunSettings:
         )
         unavailable_s = _seconds(env, "GRT_UNAVAILABLE_DELAY", 120.0, 0.0, 3600)
         startup_s = _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
+        backoff_s = _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
         return cls(
             matrices=matrices_dir(args.matrices, env),
             runtime=args.runtime,
@@ -82,6 +84,7 @@ class RunSettings:
             poll_interval_s=poll_s,
             unavailable_delay_s=unavailable_s,
             startup_timeout_s=startup_s,
+            retry_backoff_s=backoff_s,
             env=env,
         )
 

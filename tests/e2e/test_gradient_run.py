@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,59 +13,11 @@ from typing import Any
 import pytest
 
 from tests.conftest_paperspace import FAKE_API_KEY
+from tests.e2e.gradient_helpers import PROJECT, run_grt, start_grt
 from tests.e2e.workspace import WORKSPACE_URL, make_matrices, make_workspace
 from tests.fakes.paperspace import FakePaperspace
-from tests.harness.helpers import fake_nvidia_smi
 
 pytestmark = [pytest.mark.server, pytest.mark.kernel, pytest.mark.slow]
-PROJECT = "prj0e2e"
-
-
-@pytest.fixture
-def fake(fake_paperspace: FakePaperspace, tmp_path: Path) -> FakePaperspace:
-    fake_paperspace.hour_s = 600.0  # shutdownTimeout 6 h = 1 h here: never reached by these tests
-    fake_paperspace.repositories[WORKSPACE_URL] = make_workspace(tmp_path)
-    gpu_bin = tmp_path / "gpu-bin"
-    fake_nvidia_smi(gpu_bin)  # the A4000 "machine" sees an RTX A4000
-    fake_paperspace.machine_bins["A4000"] = gpu_bin
-    return fake_paperspace
-
-
-def grt_env(fake: FakePaperspace) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "PAPERSPACE_API_KEY": FAKE_API_KEY,
-        "PAPERSPACE_CONFIG_HOST": fake.url,
-        "PAPERSPACE_CONFIG_LOG_HOST": fake.log_url,
-        "PAPERSPACE_PROJECT_ID": PROJECT,
-        "REQUESTS_CA_BUNDLE": str(fake.ca_bundle),
-        "NO_PROXY": "127.0.0.1",
-        "GRT_POLL_INTERVAL": "0.2",
-        "GRT_UNAVAILABLE_DELAY": "0.5",
-    }
-
-
-def run_grt(
-    fake: FakePaperspace, *argv: str, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gradient_runtime_test", *argv],
-        env=grt_env(fake),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def start_grt(fake: FakePaperspace, *argv: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gradient_runtime_test", *argv],
-        env=grt_env(fake),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_until(predicate: Any, timeout: float = 60) -> None:
