@@ -9,7 +9,6 @@ import json
 import signal
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from .matrix import Catalogue, Runtime, load_catalogue, suggest
 from .orchestrate import Job, Options, Orchestrator, Outcome
 from .outputs import write_cell_files, write_results
 from .plan import Cell, plan
+from .progress import make_progress
 from .providers.base import Launch, Provider
 from .results import CellResult, CellStatus, RunResult, exit_code
 from .settings import RunSettings
@@ -50,7 +50,15 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     ]
     if settings.dry_run:
         requests = [job.launch.request() for job in jobs]
-        print(json.dumps({"provider": provider.name, "creates": requests}, indent=2), file=out)
+        headers = {
+            "X-API-Key": "***" if settings.paperspace.api_key else "(PAPERSPACE_API_KEY is not set)"
+        }
+        print(
+            json.dumps(
+                {"provider": provider.name, "headers": headers, "creates": requests}, indent=2
+            ),
+            file=out,
+        )
         provider.close()
         return 0
     options = Options(
@@ -92,7 +100,9 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     board = {job.machine: CellResult(machine=job.machine, status=CellStatus.QUEUED) for job in jobs}
     if live is not None:
         live.start(snapshot(board))
-    printer = _printer(sys.stderr)
+    printer = make_progress(
+        [job.machine for job in jobs], sys.stderr, in_actions=settings.in_actions
+    )
 
     with _signals(cancel) as received:
         orchestrator = Orchestrator(provider, options, cancel=cancel)
@@ -110,6 +120,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         try:
             outcomes = orchestrator.run(jobs)
         finally:
+            printer.close()
             provider.close()
     result = snapshot({o.result.machine: o.result for o in outcomes})
     paths = _write(settings.out, result, outcomes)
@@ -244,15 +255,6 @@ def _write(out: Path, result: RunResult, outcomes: Sequence[Outcome]) -> dict[st
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _printer(stream: TextIO):  # type: ignore[no-untyped-def]
-    def progress(machine: str, status: CellStatus, detail: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        extra = f"  {detail}" if detail else ""
-        print(f"{stamp}  {machine:<16} {status.value}{extra}", file=stream, flush=True)
-
-    return progress
 
 
 @contextlib.contextmanager
