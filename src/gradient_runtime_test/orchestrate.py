@@ -11,6 +11,7 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime as dt
 import enum
 import threading
 import time
@@ -248,6 +249,7 @@ class Orchestrator:
             cell,
             status,
             "",
+            harness_s=_harness_seconds(payload),
             tests=tests,
             environment=payload.get("environment") or {},
             metrics=payload.get("metrics") or {},
@@ -265,6 +267,7 @@ class Orchestrator:
         metrics: Mapping[str, Any] | None = None,
         notebooks: Mapping[str, Any] | None = None,
         settle: bool = True,
+        harness_s: float | None = None,
     ) -> None:
         self._live.pop(cell.job.machine, None)
         all_metrics = dict(metrics or {})
@@ -280,7 +283,7 @@ class Orchestrator:
             reason=reason,
             notebook_id=cell.handle.notebook_id,
             url=cell.handle.url,
-            duration_s=now - started,
+            duration_s=harness_s if harness_s is not None else now - started,
             billed_s=now - cell.created_at,
             environment=dict(environment or {}),
             metrics=all_metrics,
@@ -351,6 +354,17 @@ class Orchestrator:
     def _delete_quietly(self, handle: Handle) -> None:
         with contextlib.suppress(ProviderError):
             self.provider.delete(handle)
+
+
+def _harness_seconds(payload: Mapping[str, Any]) -> float | None:
+    """How long the harness ran, by its own clock (polling would blur it by an interval)."""
+    try:
+        start = dt.datetime.fromisoformat(str(payload["started_at"]).replace("Z", "+00:00"))
+        end = dt.datetime.fromisoformat(str(payload["finished_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
+    seconds = (end - start).total_seconds()
+    return seconds if seconds >= 0 else None
 
 
 def _bundle_ended(lines: Sequence[str], bundle_id: str) -> bool:

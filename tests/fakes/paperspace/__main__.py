@@ -41,7 +41,20 @@ def main(argv: list[str] | None = None) -> int:
         help="machine type that is out of capacity (repeatable; * for all)",
     )
     parser.add_argument("--running-limit", type=int, help="team plan's running notebook limit")
+    parser.add_argument(
+        "--repository",
+        action="append",
+        default=[],
+        metavar="URL=PATH",
+        help="serve this workspace URL from a local folder or git repository (repeatable)",
+    )
     args = parser.parse_args(argv)
+    repositories = {}
+    for item in args.repository:
+        url, sep, path = item.partition("=")
+        if not sep or not Path(path).is_dir():
+            parser.error(f"--repository: {item!r} is not URL=PATH with an existing folder")
+        repositories[url] = Path(path).resolve()
 
     faults = Faults(
         start_delay_s=args.start_delay,
@@ -58,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         log_port=args.log_port,
         metrics_port=args.metrics_port,
     )
+    fake.repositories.update(repositories)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with fake:
