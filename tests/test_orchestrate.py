@@ -45,6 +45,7 @@ class Script:
 class FakeProvider:
     name = "fake"
     default_max_parallel = 1
+    end_delay_s = 0.0
 
     def __init__(self, clock: Clock, scripts: dict[str, Script]) -> None:
         self.clock = clock

@@ -9,11 +9,9 @@ from __future__ import annotations
 import ast
 import base64
 import functools
-import io
 import json
 import re
 import shlex
-import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +20,6 @@ from .harness import pack
 from .matrix import Machine, NotebookSpec, Runtime
 
 MAX_COMMAND_CHARS = 60_000  # well under Linux's 128 KiB limit for one argument
-_ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps keep the archive reproducible
 
 DEFAULT_CAPS = {"output_chars": 20_000, "notebook_chars": 500_000, "bundle_chars": 4_000_000}
 
@@ -31,18 +28,7 @@ DEFAULT_CAPS = {"output_chars": 20_000, "notebook_chars": 500_000, "bundle_chars
 def harness_archive() -> bytes:
     """The harness as a zipapp (`grt_harness/*.py` plus a `__main__.py`), minified: docstrings
     and comments removed, so the command stays small. Reproducible: same sources, same bytes."""
-    buffer = io.BytesIO()
-    entries = {"__main__.py": pack.MAIN_SOURCE.encode()}
-    entries.update(
-        {f"{pack.PACKAGE}/{name}": minify(data) for name, data in pack.harness_sources().items()}
-    )
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in sorted(entries.items()):
-            info = zipfile.ZipInfo(name, _ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo ignores the archive's default
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data, compresslevel=9)
-    return buffer.getvalue()
+    return pack.build_pyz(minify)
 
 
 def minify(source: bytes) -> bytes:
@@ -115,7 +101,9 @@ def encode_spec(spec: Mapping[str, Any]) -> str:
     return base64.b64encode(text.encode()).decode("ascii")
 
 
-def notebook_command(spec: Mapping[str, Any], jupyter_command: str) -> str:
+def notebook_command(
+    spec: Mapping[str, Any], jupyter_command: str, *, end_delay_s: float = 2.0
+) -> str:
     """The shell command a notebook is created with.
 
     It writes the harness zipapp to /tmp, starts it in the background (detached from the shell,
@@ -131,7 +119,7 @@ def notebook_command(spec: Mapping[str, Any], jupyter_command: str) -> str:
     command = (
         'GRT_PY="$(command -v python3 || command -v python)"; '
         f'"$GRT_PY" -c {shlex.quote(writer)} {pyz} {shlex.quote(payload)} '
-        f'&& ("$GRT_PY" {pyz} --spec {shlex.quote(encode_spec(spec))} --end-pid $$ &); '
+        f'&& ("$GRT_PY" {pyz} --spec {shlex.quote(encode_spec(spec))} --end-pid $$ --end-delay {end_delay_s:g} &); '
         f"exec sh -c {shlex.quote(jupyter_command)}"
     )
     if len(command) > MAX_COMMAND_CHARS:

@@ -10,7 +10,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import keyword
+import math
 import re
+import unicodedata
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -46,6 +50,12 @@ _CLUSTER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MACHINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _TEST_NAME = re.compile(r"^(checks|notebooks|harness)/\S.*$")
+_WORKSPACE_URL = re.compile(r"^(https?|file)://[^\s'\"`$;|&<>\\]+$")
+
+# The same values are valid in a matrix and on the command line (settings.py checks the flags).
+REF_PATTERN = _REF
+CLUSTER_PATTERN = _CLUSTER
+WORKSPACE_URL_PATTERN = _WORKSPACE_URL
 
 
 T = TypeVar("T")
@@ -510,9 +520,7 @@ def _workspace(value: Any, reader: _Reader) -> str | None:
     text = reader.string(value, ("workspace",), max_len=500)
     if text is None:
         return None
-    if re.match(r"^(https?|file)://[^\s'\"`$;|&<>\\]+$", text) or re.match(
-        r"^[A-Za-z0-9._/-]+$", text
-    ):
+    if _WORKSPACE_URL.match(text) or re.match(r"^[A-Za-z0-9._/-]+$", text):
         return text
     reader.problem(
         ("workspace",),
@@ -578,6 +586,18 @@ def _notebook_path(value: Any, path: yamlnodes.Path_, reader: _Reader) -> str | 
             path, f"{_short(text)} escapes the workspace (valid: a path inside it, without '..')"
         )
         return None
+    # What a URL-decoding or Unicode-normalising tool further down would make of it: '%2e%2e'
+    # and look-alike dots (U+FF0E fullwidth, U+2025 two-dot leader) must not become '..' there.
+    decoded = unicodedata.normalize("NFKC", urllib.parse.unquote(text))
+    if decoded != text and (
+        decoded.startswith(("/", "~")) or "\\" in decoded or ".." in PurePosixPath(decoded).parts
+    ):
+        reader.problem(
+            path,
+            f"{_short(text)} escapes the workspace once decoded as {_short(decoded)}"
+            " (valid: a path inside it, without '..', '%2e' or look-alike dots)",
+        )
+        return None
     if not text.endswith(".ipynb"):
         reader.problem(path, f"{_short(text)} is not a notebook (valid: a path ending in .ipynb)")
         return None
@@ -635,6 +655,16 @@ def _notebook_options(
                     (*path, "parameters", key),
                     f"{_short(key)} is not a Python identifier (valid: letters, digits, _)",
                 )
+            elif keyword.iskeyword(key):
+                reader.problem(
+                    (*path, "parameters", key),
+                    f"{_short(key)} is a Python keyword (valid: a name a value can be assigned to)",
+                )
+            elif not _finite(value):
+                reader.problem(
+                    (*path, "parameters", key),
+                    "holds .nan or .inf (valid: finite numbers; a parameter is written as Python code)",
+                )
             elif not _json_like(value):
                 reader.problem(
                     (*path, "parameters", key),
@@ -654,6 +684,16 @@ def _notebook_options(
         check_exit_codes=bool(check_exit),
         kernel=kernel,
     )
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 def _json_like(value: Any) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -50,6 +49,9 @@ class Options:
     unavailable_delay_s: float = 120.0
     running_limit_delay_s: float = 30.0
     stop_timeout_s: float = 3.0  # all stop requests on cancel are sent within this
+    # An ended notebook whose logs cannot be read is kept (not deleted: its logs hold the
+    # result) and asked again at each poll for this long before the cell is an error.
+    log_retry_s: float = 120.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +83,17 @@ class _Live:
     running_since: float | None = None
     last_log_read: float = float("-inf")
     log: list[str] = dataclasses.field(default_factory=list)
+    log_error: str | None = None  # why the last log read failed
+    log_failing_since: float | None = None  # when reading the logs of the ended notebook failed
+
+
+@dataclasses.dataclass(frozen=True)
+class Leftover:
+    """A notebook that could not be stopped or deleted: `grt sweep` ends it."""
+
+    machine: str
+    notebook_id: str
+    what: str  # "may still be running" | "was stopped but not deleted"
 
 
 Progress = Callable[[str, CellStatus, str], None]
@@ -107,6 +120,7 @@ class Orchestrator:
         self.progress = progress
         self._live: dict[str, _Live] = {}  # by machine
         self._done: dict[str, Outcome] = {}
+        self.leftovers: list[Leftover] = []
 
     def outcome(self, machine: str) -> Outcome | None:
         """The finished cell on `machine`, if it has finished."""
@@ -174,7 +188,10 @@ class Orchestrator:
         try:
             states = self.provider.states([cell.handle for cell in live])
         except ProviderError:
-            return  # transient: the next poll asks again; timeouts still apply
+            now = self.clock()  # transient: the next poll asks again; timeouts still apply
+            for cell in live:
+                self._check_timeouts(cell, now)
+            return
         now = self.clock()
         for cell in live:
             state = states.get(cell.handle.notebook_id, NotebookState.GONE)
@@ -190,22 +207,35 @@ class Orchestrator:
                     continue
             if ended:
                 self._read_logs(cell, now)
-                if not self._collect(cell):
-                    what = (
-                        "ended in Error" if state == NotebookState.FAILED else f"is {state.value}"
-                    )
-                    self._finish(
-                        cell,
-                        CellStatus.ERROR,
-                        f"notebook {what} before the harness reported a result",
-                    )
+                if self._collect(cell):
+                    continue
+                if cell.log_error is not None:
+                    if cell.log_failing_since is None:
+                        cell.log_failing_since = now
+                    if now - cell.log_failing_since < self.options.log_retry_s:
+                        continue  # its logs may still hold the result: ask again next poll
+                what = "ended in Error" if state == NotebookState.FAILED else f"is {state.value}"
+                unread = (
+                    f" (its logs could not be read: {cell.log_error})"
+                    if cell.log_error is not None
+                    else ""
+                )
+                self._finish(
+                    cell,
+                    CellStatus.ERROR,
+                    f"notebook {what} before the harness reported a result{unread}",
+                )
                 continue
             self._check_timeouts(cell, now)
 
     def _read_logs(self, cell: _Live, now: float) -> None:
         cell.last_log_read = now
-        with contextlib.suppress(ProviderError):
+        try:
             cell.log.extend(self.provider.logs(cell.handle))
+        except ProviderError as exc:
+            cell.log_error = exc.message
+        else:
+            cell.log_error = None
 
     def _collect(self, cell: _Live) -> bool:
         """Finish the cell if its log holds a complete bundle; True when finished."""
@@ -307,12 +337,23 @@ class Orchestrator:
     def _settle(self, cell: _Live, status: CellStatus) -> dict[str, Any]:
         """Stop the notebook (unless kept), read its platform metrics, delete it (unless kept)."""
         keep = self._keeps(status)
-        if not keep:
-            self._safe(lambda: self.provider.stop(cell.handle))
+        stopped = keep or self._attempt(lambda: self.provider.stop(cell.handle))
         metrics = self._safe(lambda: self.provider.metrics(cell.handle)) or {}
-        if not keep:
-            self._safe(lambda: self.provider.delete(cell.handle))
+        deleted = keep or self._attempt(lambda: self.provider.delete(cell.handle))
+        if not deleted:
+            self._left(cell, "was stopped but not deleted" if stopped else "may still be running")
         return dict(metrics)
+
+    def _left(self, cell: _Live, what: str) -> None:
+        self.leftovers.append(Leftover(cell.job.machine, cell.handle.notebook_id, what))
+
+    @staticmethod
+    def _attempt(call: Callable[[], Any]) -> bool:
+        try:
+            call()
+        except ProviderError:
+            return False
+        return True
 
     def _finish_without_notebook(self, job: Job, status: CellStatus, reason: str) -> None:
         self._done[job.machine] = Outcome(
@@ -337,23 +378,36 @@ class Orchestrator:
             pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(live)))
             stops = [pool.submit(self._stop_quietly, cell.handle) for cell in live]
             concurrent.futures.wait(stops, timeout=self.options.stop_timeout_s)
+            deletes = []
             if not self._keeps(CellStatus.CANCELLED):
                 deletes = [pool.submit(self._delete_quietly, cell.handle) for cell in live]
                 concurrent.futures.wait(deletes, timeout=self.options.stop_timeout_s * 2)
             pool.shutdown(wait=False)
-            for cell in live:
+            for i, cell in enumerate(live):
+                stopped = _succeeded(stops[i])
+                if deletes and not _succeeded(deletes[i]):
+                    self._left(
+                        cell, "was stopped but not deleted" if stopped else "may still be running"
+                    )
+                elif not deletes and not stopped:
+                    self._left(cell, "may still be running")
                 self._finish(cell, CellStatus.CANCELLED, reason, settle=False)
         for job, _, _ in queue:
             if job.machine not in self._done:
                 self._finish_without_notebook(job, CellStatus.CANCELLED, reason)
 
-    def _stop_quietly(self, handle: Handle) -> None:
-        with contextlib.suppress(ProviderError):
-            self.provider.stop(handle)
+    def _stop_quietly(self, handle: Handle) -> bool:
+        return self._attempt(lambda: self.provider.stop(handle))
 
-    def _delete_quietly(self, handle: Handle) -> None:
-        with contextlib.suppress(ProviderError):
-            self.provider.delete(handle)
+    def _delete_quietly(self, handle: Handle) -> bool:
+        return self._attempt(lambda: self.provider.delete(handle))
+
+
+def _succeeded(future: concurrent.futures.Future[bool]) -> bool:
+    """True when the call finished in time and worked (a late answer counts as a failure)."""
+    return (
+        future.done() and not future.cancelled() and future.exception() is None and future.result()
+    )
 
 
 def _harness_seconds(payload: Mapping[str, Any]) -> float | None:

@@ -61,6 +61,11 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         )
         provider.close()
         return 0
+    try:
+        _prepare_out(settings.out)
+    except UsageError:
+        provider.close()
+        raise
     options = Options(
         max_parallel=settings.max_parallel or provider.default_max_parallel,
         keep=settings.keep,
@@ -71,6 +76,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         # A full running-notebook limit frees up when a notebook ends: check again every few polls.
         running_limit_delay_s=min(30.0, 6 * settings.poll_interval_s),
         startup_timeout_s=settings.startup_timeout_s,
+        # An ended notebook whose logs cannot be read yet is asked again for twelve polls.
+        log_retry_s=min(120.0, 12 * settings.poll_interval_s),
     )
     cancel = threading.Event()
     started = _now()
@@ -79,9 +86,10 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     if publishing:
         from .publishing import live_updates, make_actions
 
+        # The API key is not masked from here: `::add-mask::KEY` would print the key itself on
+        # stderr, which may be saved to a file (`2> log`). The action masks it before grt starts,
+        # and the runner masks every secret it passes.
         actions = make_actions(env)
-        if settings.paperspace.api_key:
-            actions.add_mask(settings.paperspace.api_key)
         if settings.comment:
             live = live_updates(runtime.name, env, actions)
 
@@ -124,6 +132,15 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
             provider.close()
     result = snapshot({o.result.machine: o.result for o in outcomes})
     paths = _write(settings.out, result, outcomes)
+    for left in orchestrator.leftovers:
+        message = (
+            f"notebook {left.notebook_id} ({left.machine}) {left.what}: "
+            "`grt sweep` stops and deletes it"
+        )
+        if actions is not None and settings.in_actions:
+            actions.warning(message)
+        else:
+            print(f"WARNING: {message}", file=sys.stderr)
     from .report.markdown import terminal_table
 
     if actions is not None and settings.in_actions:
@@ -214,7 +231,9 @@ def _job(
         keep=settings.keep.value,
         workspace=provider.workspace_dir(),
     )
-    command = notebook_command(spec, provider.jupyter_command(runtime.command))
+    command = notebook_command(
+        spec, provider.jupyter_command(runtime.command), end_delay_s=provider.end_delay_s
+    )
     tags = (
         TAG_PREFIX,
         f"{TAG_PREFIX}-run-{run_id}",
@@ -251,6 +270,20 @@ def _write(out: Path, result: RunResult, outcomes: Sequence[Outcome]) -> dict[st
     for outcome in outcomes:
         write_cell_files(out, outcome.result.machine, outcome.log, outcome.notebooks)
     return paths
+
+
+def _prepare_out(out: Path) -> None:
+    """The output folder, made before anything is created: results must have somewhere to go."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".grt-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"--out: {str(out)!r} cannot hold the results ({exc.strerror or exc})"
+            " (valid: a folder this user can write)"
+        ) from None
 
 
 def _now() -> str:

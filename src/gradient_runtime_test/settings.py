@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import UsageError
+from .matrix import CLUSTER_PATTERN, REF_PATTERN, WORKSPACE_URL_PATTERN
 from .orchestrate import Keep
+
+_PROJECT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_HOST = re.compile(r"^https?://[^\s'\"`$;|&<>\\]+$")
+_API_KEY = re.compile(r"^[\x21-\x7e]{1,1000}$")  # printable ASCII, no whitespace: an HTTP header
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,26 +67,40 @@ class RunSettings:
         unavailable_s = _seconds(env, "GRT_UNAVAILABLE_DELAY", 120.0, 0.0, 3600)
         startup_s = _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
         backoff_s = _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
+        workspace = args.workspace or None
+        if workspace is not None and (_CONTROL.search(workspace) or workspace.startswith("-")):
+            raise UsageError(
+                f"--workspace: {workspace!r} is not valid (valid: a git URL or a folder, on one line, not starting with '-')"
+            )
+        if (
+            args.provider == "gradient"
+            and workspace is not None
+            and workspace.startswith(("https://", "http://"))
+            and not WORKSPACE_URL_PATTERN.match(workspace)
+        ):
+            raise UsageError(
+                f"--workspace: {workspace!r} is not valid (valid: an https:// git URL without spaces or shell characters)"
+            )
+        paperspace = paperspace_settings(env, project_id=args.project_id)
         return cls(
             matrices=matrices_dir(args.matrices, env),
             runtime=args.runtime,
             machines=tuple(args.machine),
             provider=args.provider,
-            workspace=args.workspace,
-            workspace_ref=args.workspace_ref,
-            cluster_id=args.cluster_id,
+            workspace=workspace,
+            workspace_ref=_checked(
+                args.workspace_ref, "--workspace-ref", REF_PATTERN, "a branch, tag or commit"
+            ),
+            cluster_id=_checked(
+                args.cluster_id, "--cluster-id", CLUSTER_PATTERN, "a cluster id like clg07azjl"
+            ),
             max_parallel=args.max_parallel,
             keep=Keep(args.keep),
             out=args.out,
             dry_run=args.dry_run,
             comment=args.comment,
             check_run=args.check_run,
-            paperspace=PaperspaceSettings(
-                api_key=env.get("PAPERSPACE_API_KEY", ""),
-                config_host=env.get("PAPERSPACE_CONFIG_HOST") or None,
-                log_host=env.get("PAPERSPACE_CONFIG_LOG_HOST") or None,
-                project_id=args.project_id or env.get("PAPERSPACE_PROJECT_ID") or None,
-            ),
+            paperspace=paperspace,
             in_actions=env.get("GITHUB_ACTIONS") == "true",
             poll_interval_s=poll_s,
             unavailable_delay_s=unavailable_s,
@@ -87,6 +108,51 @@ class RunSettings:
             retry_backoff_s=backoff_s,
             env=env,
         )
+
+
+def paperspace_settings(env: Mapping[str, str], *, project_id: str | None) -> PaperspaceSettings:
+    """The Paperspace key, hosts and project from the environment (and `--project-id`), checked
+    before any request is made. The key is never echoed in a message."""
+    api_key = env.get("PAPERSPACE_API_KEY", "").strip()
+    if api_key and not _API_KEY.match(api_key):
+        raise UsageError(
+            "PAPERSPACE_API_KEY contains a space, a line break or another character no API key has"
+            " (valid: the key exactly as Paperspace shows it)"
+        )
+    hosts = {}
+    for name in ("PAPERSPACE_CONFIG_HOST", "PAPERSPACE_CONFIG_LOG_HOST"):
+        value = env.get(name) or None
+        if value is not None and not _HOST.match(value):
+            raise UsageError(
+                f"{name}: {value!r} is not valid (valid: a URL like https://api.paperspace.io)"
+            )
+        hosts[name] = value
+    if project_id:
+        project = _checked(
+            project_id, "--project-id", _PROJECT, "a Gradient project id like pr1234abcd"
+        )
+    else:
+        project = _checked(
+            env.get("PAPERSPACE_PROJECT_ID"),
+            "PAPERSPACE_PROJECT_ID",
+            _PROJECT,
+            "a Gradient project id like pr1234abcd",
+        )
+    return PaperspaceSettings(
+        api_key=api_key,
+        config_host=hosts["PAPERSPACE_CONFIG_HOST"],
+        log_host=hosts["PAPERSPACE_CONFIG_LOG_HOST"],
+        project_id=project,
+    )
+
+
+def _checked(value: str | None, name: str, pattern: re.Pattern[str], valid: str) -> str | None:
+    """`value` when it matches `pattern`; None when absent or empty; else a UsageError."""
+    if not value:
+        return None
+    if not pattern.match(value):
+        raise UsageError(f"{name}: {value!r} is not valid (valid: {valid})")
+    return value
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:

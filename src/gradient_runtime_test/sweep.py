@@ -1,9 +1,11 @@
-"""`grt sweep`: stop and delete notebooks carrying our tag, left behind by a run killed with SIGKILL."""
+"""`grt sweep`: stop and delete notebooks left behind by a run killed with SIGKILL: those carrying
+our tag, and untagged ones with our name (killed between create and tagging)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TextIO
 
@@ -14,25 +16,26 @@ if TYPE_CHECKING:
     from .providers.gradient_api import GradientApi, NotebookInfo
 
 OUR_TAG = "grt"
+# `grt: <runtime> on <machine> [<cell id>]`, as run_command names every notebook.
+OUR_NAME = re.compile(r"^grt: .+ on [A-Za-z0-9._-]+ \[[0-9a-f]{12}\]$")
 
 
 def sweep_command(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from .settings import paperspace_settings
+
     older_than = parse_duration(args.older_than, flag="--older-than")
-    api_key = env.get("PAPERSPACE_API_KEY", "")
-    if not api_key:
+    settings = paperspace_settings(env, project_id=args.project_id)
+    if not settings.api_key:
         raise UsageError("PAPERSPACE_API_KEY is not set (valid: an API key of the Gradient team)")
     from .providers.gradient_api import GradientApi
 
     api = GradientApi(
-        api_key,
-        config_host=env.get("PAPERSPACE_CONFIG_HOST") or None,
-        log_host=env.get("PAPERSPACE_CONFIG_LOG_HOST") or None,
+        settings.api_key, config_host=settings.config_host, log_host=settings.log_host
     )
-    project = args.project_id or env.get("PAPERSPACE_PROJECT_ID") or None
     failures = sweep(
         api,
         older_than_s=older_than,
-        project_id=project,
+        project_id=settings.project_id,
         dry_run=args.dry_run,
         say=lambda s: print(s, file=out),
     )
@@ -50,9 +53,13 @@ def sweep(
 ) -> int:
     """End our notebooks older than `older_than_s`; return how many could not be ended."""
     now = now or dt.datetime.now(dt.UTC)
-    notebooks = [
-        nb for nb in api.list_by_tag(OUR_TAG) if _eligible(nb, now, older_than_s, project_id)
-    ]
+    ours = {nb.id: nb for nb in api.list_by_tag(OUR_TAG)}
+    # A run killed between a create and its tag requests (tags are set after create) leaves a
+    # notebook without tags: it is found by the name every cell's notebook gets.
+    for nb in api.list_all():
+        if nb.id not in ours and OUR_NAME.match(nb.name or ""):
+            ours[nb.id] = nb
+    notebooks = [nb for nb in ours.values() if _eligible(nb, now, older_than_s, project_id)]
     if not notebooks:
         say("Nothing to sweep.")
         return 0

@@ -2,7 +2,10 @@
 
 PyYAML's safe loader silently keeps the last of duplicate keys and expands aliases without bound;
 here both are errors, and every problem carries a line number, so validation messages can say
-`file:line: field: problem`.
+`file:line: field: problem`. Aliases are bounded twice: by the number of values they expand to
+("billion laughs") and by the characters those values hold (an alias repeating one long string
+thousands of times: "quadratic blowup"); nesting is bounded too, so no input reaches Python's
+recursion limit.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import yaml
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
+MAX_EXPANDED_CHARS = 2 * MAX_FILE_BYTES  # bounds aliases of long strings ("quadratic blowup")
+MAX_DEPTH = 50  # matrices nest 4 levels; deeper input would only reach the recursion limit
 
 Path_ = tuple[str | int, ...]
 _COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
@@ -53,7 +58,7 @@ def load(data: bytes) -> tuple[Any, dict[Path_, int]]:
     lines: dict[Path_, int] = {}
     if node is None:
         return None, lines
-    budget = [MAX_NODES]
+    budget = [MAX_NODES, MAX_EXPANDED_CHARS]
     return _convert(node, (), lines, budget), lines
 
 
@@ -64,6 +69,18 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], budget: list
             node.start_mark.line + 1,
             f"document expands to more than {MAX_NODES:,} values (aliases nested too deep?)",
         )
+    if len(path) > MAX_DEPTH:
+        raise YamlProblem(
+            node.start_mark.line + 1, f"values are nested more than {MAX_DEPTH} levels deep"
+        )
+    if isinstance(node, yaml.ScalarNode):
+        budget[1] -= len(node.value)
+        if budget[1] < 0:
+            raise YamlProblem(
+                node.start_mark.line + 1,
+                f"document expands to more than {MAX_EXPANDED_CHARS:,} characters"
+                " (an alias repeats a long value?)",
+            )
     lines[path] = node.start_mark.line + 1
     if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
         raise YamlProblem(node.start_mark.line + 1, f"tag {node.tag!r} is not allowed")
@@ -102,4 +119,7 @@ def _construct_scalar(node: yaml.ScalarNode) -> Any:
         return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise YamlProblem(node.start_mark.line + 1, f"invalid value: {problem}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        problem = str(exc).split(":", 1)[0]
         raise YamlProblem(node.start_mark.line + 1, f"invalid value: {problem}") from None

@@ -78,6 +78,7 @@ class Handle:
 class Provider(Protocol):
     name: str
     default_max_parallel: int
+    end_delay_s: float  # how long the harness waits after its bundle before ending Jupyter
 
     def jupyter_command(self, runtime_command: str) -> str:
         """The command that stands for Jupyter on this provider."""

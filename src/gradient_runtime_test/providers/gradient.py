@@ -28,6 +28,7 @@ RUN_TAG_PREFIX = "grt-run-"
 
 class GradientProvider:
     name = "gradient"
+    end_delay_s = 2.0  # lets the log pipeline ship the bundle before Jupyter (the container) ends
 
     def __init__(
         self,

@@ -512,6 +512,10 @@ class GradientApi:
         someone else's notebooks."""
         return [nb for nb in self._list("list notebooks", [tag]) if tag in nb.tags]
 
+    def list_all(self) -> list[NotebookInfo]:
+        """Every notebook the key can see (deleted ones excluded), in one request."""
+        return self._list("list notebooks", [])
+
     def find_by_name(self, name: str, project_id: str | None) -> NotebookInfo | None:
         """The newest notebook called ``name`` (in ``project_id``, when given), or ``None``.
 

@@ -29,6 +29,7 @@ _PASS_ENV = ("LANG", "LC_ALL", "TERM", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDL
 class LocalProvider:
     name = "local"
     default_max_parallel = 1
+    end_delay_s = 0.0  # the log is a file: nothing to wait for
 
     def __init__(
         self,
@@ -95,7 +96,7 @@ class LocalProvider:
             shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".git", "__pycache__"))
             return
         origin = workspace if is_url else str(source)
-        self._git(["clone", "--quiet", "--no-hardlinks", origin, str(dest)])
+        self._git(["clone", "--quiet", "--no-hardlinks", "--", origin, str(dest)])
         if ref:
             self._git(["-C", str(dest), "checkout", "--quiet", "--detach", ref])
 

@@ -1,0 +1,139 @@
+"""One harness run: environment facts, checks, notebooks, the payload, and the keep policy."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import signal
+import socket
+import sys
+import time
+from typing import Any, Callable, Dict, Mapping
+
+from . import HARNESS_VERSION, SCHEMA
+from .checks import run_checks
+from .engine import choose_engine
+from .gpu import has_nvidia_smi
+from .model import Recorder
+from .notebooks import run_notebooks
+from .spec import Accelerator, Keep, Spec
+
+# Environment variables worth recording (never values of anything that looks like a secret).
+_RECORDED_ENV = (
+    "CUDA_VERSION",
+    "CUDNN_VERSION",
+    "NV_CUDNN_VERSION",
+    "NVIDIA_VISIBLE_DEVICES",
+    "NVIDIA_DRIVER_CAPABILITIES",
+    "PYTHON_VERSION",
+    "CONDA_DEFAULT_ENV",
+    "IMAGE",
+    "IMAGE_NAME",
+    "CONTAINER_IMAGE",
+    "DOCKER_IMAGE",
+)
+_RECORDED_PREFIXES = ("PAPERSPACE_", "GRADIENT_")
+_SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSW|AUTH|CREDENTIAL|COOKIE|SESSION", re.IGNORECASE)
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stderr_log(message: str) -> None:
+    sys.stderr.write("grt-harness: %s\n" % message)
+    sys.stderr.flush()
+
+
+def recorded_env(env: Mapping[str, str]) -> Dict[str, str]:
+    """The environment variables worth recording, without anything that may be a secret."""
+    return {
+        k: v
+        for k, v in sorted(env.items())
+        if (k in _RECORDED_ENV or k.startswith(_RECORDED_PREFIXES)) and not _SECRET.search(k)
+    }
+
+
+def run(
+    spec: Spec,
+    env: Mapping[str, str],
+    recorder: Recorder,
+    engine_name: str = "auto",
+    log: Callable[[str], None] = stderr_log,
+) -> None:
+    """Run checks and notebooks, recording into ``recorder``."""
+    facts = recorder.environment
+    facts["harness_version"] = HARNESS_VERSION
+    facts["runtime"] = spec.runtime
+    facts["machine"] = spec.machine.name
+    facts["hostname"] = socket.gethostname()
+    facts["platform"] = platform.platform()
+    facts["python"] = platform.python_version()
+    facts["python_executable"] = sys.executable
+    facts["workspace"] = spec.workspace
+    facts["env"] = recorded_env(env)
+    for key in ("IMAGE", "IMAGE_NAME", "CONTAINER_IMAGE", "DOCKER_IMAGE"):
+        if env.get(key):
+            facts["image"] = env[key]
+            break
+    engine = choose_engine(engine_name, env)
+    facts["engine"] = "%s %s" % (engine.name, engine.version)
+    log("checks (engine: %s)" % facts["engine"])
+    run_checks(spec, engine, env, recorder)
+    sample = spec.machine.accelerator is Accelerator.GPU and has_nvidia_smi(env)
+    log("notebooks: %d" % len(spec.notebooks))
+    run_notebooks(spec, engine, env, recorder, sample_gpus=sample, log=log)
+
+
+def build_payload(
+    bundle_id: str, recorder: Recorder, started_at: str, finished_at: str
+) -> Dict[str, Any]:
+    payload: Dict[str, Any] = {
+        "schema": SCHEMA,
+        "harness_version": HARNESS_VERSION,
+        "bundle_id": bundle_id,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "environment": recorder.environment,
+        "metrics": recorder.metrics,
+        "tests": [t.to_json() for t in recorder.tests],
+        "notebooks": recorder.notebooks,
+    }
+    if recorder.notes:
+        payload["notes"] = list(recorder.notes)
+    return payload
+
+
+def should_end(keep: Keep, failed: bool) -> bool:
+    """Whether the keep policy lets the harness end Jupyter once the bundle is out."""
+    if keep is Keep.ALWAYS:
+        return False
+    if keep is Keep.FAILED:
+        return not failed
+    return True
+
+
+def end_process(
+    pid: int,
+    keep: Keep,
+    failed: bool,
+    *,
+    delay_s: float,
+    log: Callable[[str], None] = stderr_log,
+    kill: Callable[[int, int], None] = os.kill,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """SIGTERM ``pid`` unless ``keep`` says otherwise; True if the signal was sent."""
+    if not should_end(keep, failed):
+        log("keeping process %d running (keep=%s)" % (pid, keep.value))
+        return False
+    sleep(delay_s)  # give the log pipeline a moment to ship the bundle before the container ends
+    try:
+        kill(pid, signal.SIGTERM)
+    except OSError as exc:
+        log("could not end process %d: %s" % (pid, exc))
+        return False
+    log("ended process %d (keep=%s)" % (pid, keep.value))
+    return True

@@ -1,0 +1,152 @@
+"""The harness on the oldest Pythons it supports, its fallback engine, and its size.
+
+The 3.8 and 3.9 runs use pyenv interpreters in venvs with their own nbclient/ipykernel (see
+conftest.py); they run the zipapp exactly as a runtime would, with a minimal environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from gradient_runtime_test.harness.pack import build_pyz
+from tests.harness.conftest import Runs
+from tests.harness.helpers import REPO, HarnessRun
+
+HARNESS_SRC = REPO / "src" / "gradient_runtime_test" / "harness"
+
+# the harness runs are shared: with pytest-xdist, ``--dist loadgroup`` keeps them on one worker
+pytestmark = pytest.mark.xdist_group("grt-harness-runs")
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("minor", ["3.8", "3.9"])
+def test_key_behaviours_on_old_pythons(run_named: Callable[[str], HarnessRun], minor: str) -> None:
+    run = run_named(minor)
+    assert run.returncode == 0, run.stderr
+    env = run.payload["environment"]
+    assert env["python"].startswith(minor + ".")
+    assert env["kernel_python"].startswith(minor + ".")
+    expected = {
+        "checks/command.sh": "passed",
+        "checks/python.python3": "passed",
+        "checks/python.kernel": "passed",
+        "checks/import.json": "passed",
+        "checks/import.another_missing_module": "skipped",
+        "checks/disk.free": "passed",
+        "notebooks/nested/pass.ipynb": "passed",
+        "notebooks/nested/pass.ipynb[rerun]": "passed",
+        "notebooks/error.ipynb": "failed",
+        "notebooks/bang_false.ipynb": "failed",
+        "notebooks/cell_timeout.ipynb": "failed",
+    }
+    assert {name: run.test(name)["status"] for name in expected} == expected
+    assert run.test("notebooks/error.ipynb")["message"] == "cell 3: ValueError: boom 10"
+    assert run.test("notebooks/bang_false.ipynb")["message"] == (
+        "cell 2: ExitCodeError: !false exited with code 1"
+    )
+    assert run.test("notebooks/cell_timeout.ipynb")["message"].startswith(
+        "cell 2: CellTimeoutError"
+    )
+
+
+@pytest.mark.kernel
+def test_cpu_machine_without_nvidia_smi_passes(run_named: Callable[[str], HarnessRun]) -> None:
+    run = run_named("3.8")  # its PATH has no nvidia-smi
+    test = run.test("checks/gpu.count")
+    assert (test["status"], test["message"]) == (
+        "passed",
+        "CPU machine: no GPU expected, none visible",
+    )
+    assert run.test("checks/cuda.sanity")["status"] == "skipped"
+    assert "gpus" not in run.payload["environment"]
+
+
+@pytest.mark.kernel
+def test_gpu_checks_and_cuda_probe_on_3_9(run_named: Callable[[str], HarnessRun]) -> None:
+    run = run_named("3.9")  # fake nvidia-smi on PATH; no torch/tensorflow/jax in the venv
+    assert run.test("checks/gpu.model")["status"] == "passed"
+    assert run.test("checks/cuda.sanity")["status"] == "skipped"
+    assert run.payload["metrics"]["notebooks/nested/pass.ipynb"]["gpu_samples"] >= 1
+
+
+@pytest.mark.kernel
+def test_end_pid_kept_when_keep_is_always(harness_runs: Runs) -> None:
+    harness_runs.get("3.8")
+    assert harness_runs.sleepers["3.8"].poll() is None
+    assert "keeping process" in harness_runs.get("3.8").stderr
+
+
+@pytest.mark.kernel
+def test_end_pid_kept_when_keep_is_failed_and_a_test_failed(harness_runs: Runs) -> None:
+    harness_runs.get("3.9")
+    assert harness_runs.sleepers["3.9"].poll() is None
+
+
+@pytest.mark.kernel
+def test_nbconvert_fallback_engine(run_named: Callable[[str], HarnessRun]) -> None:
+    run = run_named("3.9-nbconvert")
+    assert run.returncode == 0, run.stderr
+    assert run.payload["environment"]["engine"].startswith("nbconvert ")
+    expected = {
+        "checks/python.kernel": ("passed", "kernel runs "),
+        "checks/import.json": ("passed", "json"),
+        "notebooks/nested/pass.ipynb": ("passed", ""),
+        "notebooks/nested/pass.ipynb[rerun]": ("passed", ""),
+        "notebooks/error.ipynb": ("failed", "cell 3: ValueError: boom 10"),
+        "notebooks/bang_false.ipynb": (
+            "failed",
+            "cell 2: ExitCodeError: !false exited with code 1",
+        ),
+        "notebooks/kernel_death.ipynb": ("failed", "cell 2: DeadKernelError: "),
+        "notebooks/cell_timeout.ipynb": ("failed", "cell 2: CellTimeoutError: "),
+        "notebooks/stdin.ipynb": ("failed", "cell 1: StdinNotImplementedError: "),
+    }
+    got = {
+        name: (run.test(name)["status"], run.test(name)["message"][: len(message)])
+        for name, (_, message) in expected.items()
+    }
+    assert got == expected
+    # hidden cells are gone from what is kept; the injected parameters stay
+    cells = run.payload["notebooks"]["nested/pass.ipynb"]["cells"]
+    assert [c["source"] for c in cells[:2]] == [
+        "# Everything here passes",
+        'epochs = 10\nname = "default"',
+    ]
+    assert cells[2]["metadata"]["tags"] == ["injected-parameters"]
+    assert len(cells) == 9
+    assert not any("_grt_" in c["source"] for c in cells)
+
+
+def test_vermin_says_python_3_8() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, vermin; sys.exit(vermin.main())",
+            "--target=3.8-",
+            "--no-tips",
+            "--violations",
+            str(HARNESS_SRC),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zipapp_is_small_and_reproducible() -> None:
+    data = build_pyz()
+    assert data == build_pyz()
+    assert len(base64.b64encode(data)) < 64_000  # it travels inside the notebook command
+
+
+def test_harness_imports_nothing_from_the_rest_of_the_package() -> None:
+    for path in HARNESS_SRC.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "gradient_runtime_test" not in text, path.name
