@@ -20,7 +20,10 @@ def test_plain_lines_outside_a_terminal() -> None:
     printer("A4000", CellStatus.RUNNING, "")
     printer("A4000", CellStatus.FAILED, "1 notebook failed")
     lines = stream.getvalue().splitlines()
-    assert [line[10:] for line in lines] == ["A4000            running", "A4000            failed  1 notebook failed"]
+    assert [line[10:] for line in lines] == [
+        "A4000            running",
+        "A4000            failed  1 notebook failed",
+    ]
 
 
 def test_actions_get_lines_even_on_a_tty() -> None:

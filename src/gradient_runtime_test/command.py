@@ -119,7 +119,8 @@ def notebook_command(
     command = (
         'GRT_PY="$(command -v python3 || command -v python)"; '
         f'"$GRT_PY" -c {shlex.quote(writer)} {pyz} {shlex.quote(payload)} '
-        f'&& ("$GRT_PY" {pyz} --spec {shlex.quote(encode_spec(spec))} --end-pid $$ --end-delay {end_delay_s:g} &); '
+        f'&& ("$GRT_PY" {pyz} --spec {shlex.quote(encode_spec(spec))} --end-pid $$ --end-delay {end_delay_s:g}; '
+        f"rm -f {pyz}) & "
         f"exec sh -c {shlex.quote(jupyter_command)}"
     )
     if len(command) > MAX_COMMAND_CHARS:
