@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from gradient_runtime_test.github import comment_body, state
 from gradient_runtime_test.report import junit, markdown
 from gradient_runtime_test.results import RunResult
 
@@ -56,7 +57,36 @@ def _cases() -> dict[str, Callable[[], str]]:
         "pytorch", lambda r: markdown.failure_details(r, max_chars=3000) + "\n"
     )
     cases["counts.txt"] = _all(lambda runs: "".join(markdown.counts_line(r) + "\n" for r in runs))
+    for name in SAMPLES:
+        cases[f"{name}.comment.md"] = _one(name, lambda r: comment_body.render(r, HEADER) + "\n")
+    cases["pytorch.comment-changes.md"] = _one(
+        "pytorch", lambda r: comment_body.render(r, MOVED, baseline=_all_passed(r)) + "\n"
+    )
+    cases["hostile.comment-2000.md"] = _one(
+        "hostile", lambda r: comment_body.render(r, HEADER, limit=2000) + "\n"
+    )
     return cases
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+HEADER = comment_body.Header(
+    run_url=RUN_URL,
+    run_key="123456789/1",
+    commit_url=f"https://github.com/acme/runtimes/commit/{SHA}",
+    sha=SHA,
+)
+MOVED = comment_body.Header(
+    run_url=RUN_URL,
+    run_key="123456789/2",
+    commit_url=f"https://github.com/acme/runtimes/commit/{SHA}",
+    sha=SHA,
+    head_moved_to="fedcba9876543210fedcba9876543210fedcba98",
+)
+
+
+def _all_passed(run: RunResult) -> state.Cells:
+    """A previous run in which every machine passed (so this run's failures are new)."""
+    return {machine: ("passed", ()) for machine in state.cells_of(run)}
 
 
 CASES = _cases()
