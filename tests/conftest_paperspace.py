@@ -13,7 +13,6 @@ Fixtures:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,17 +26,9 @@ FAKE_API_KEY = "fake-api-key-0123456789"
 
 def import_gradient() -> Any:
     """``import gradient`` without the two DeprecationWarnings its import emits."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="gradient-cli v2 is deprecated", category=DeprecationWarning
-        )
-        warnings.filterwarnings(
-            "ignore",
-            message="distutils Version classes are deprecated",
-            category=DeprecationWarning,
-        )
-        import gradient
-    return gradient
+    from gradient_runtime_test.providers.gradient_api import load_sdk
+
+    return load_sdk()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest_paperspace import FAKE_API_KEY
-from tests.e2e.gradient_helpers import PROJECT, run_grt, start_grt
+from tests.e2e.gradient_helpers import PROJECT, run_args, run_grt, start_grt
 from tests.e2e.workspace import WORKSPACE_URL, make_matrices, make_workspace
 from tests.fakes.paperspace import FakePaperspace
 
@@ -58,15 +58,7 @@ def test_run_two_machines_end_to_end(fake: FakePaperspace, tmp_path: Path) -> No
     out = tmp_path / "out"
     proc = run_grt(
         fake,
-        "run",
-        "--matrices",
-        str(matrices),
-        "--runtime",
-        "E2E Runtime",
-        "--provider",
-        "gradient",
-        "--out",
-        str(out),
+        *run_args(matrices, out),
         "--workspace-ref",
         "main",
     )
@@ -115,15 +107,7 @@ def test_capacity_is_unavailable_not_red(fake: FakePaperspace, tmp_path: Path) -
     out = tmp_path / "out"
     proc = run_grt(
         fake,
-        "run",
-        "--matrices",
-        str(matrices),
-        "--runtime",
-        "E2E Runtime",
-        "--provider",
-        "gradient",
-        "--out",
-        str(out),
+        *run_args(matrices, out),
         "--max-parallel",
         "2",
     )
@@ -139,15 +123,7 @@ def test_failing_notebook_names_the_cell(fake: FakePaperspace, tmp_path: Path) -
     out = tmp_path / "out"
     proc = run_grt(
         fake,
-        "run",
-        "--matrices",
-        str(matrices),
-        "--runtime",
-        "E2E Runtime",
-        "--provider",
-        "gradient",
-        "--out",
-        str(out),
+        *run_args(matrices, out),
     )
     assert proc.returncode == 1
     (cell,) = json.loads((out / "results.json").read_text())["cells"]
@@ -165,15 +141,7 @@ def test_lost_create_response_is_adopted_not_duplicated(
     out = tmp_path / "out"
     proc = run_grt(
         fake,
-        "run",
-        "--matrices",
-        str(matrices),
-        "--runtime",
-        "E2E Runtime",
-        "--provider",
-        "gradient",
-        "--out",
-        str(out),
+        *run_args(matrices, out),
     )
     assert proc.returncode == 0, proc.stderr
     assert len(fake.notebooks) == 1
@@ -210,15 +178,7 @@ def test_signal_stops_every_notebook_and_writes_partial_results(
     out = tmp_path / "out"
     proc = start_grt(
         fake,
-        "run",
-        "--matrices",
-        str(matrices),
-        "--runtime",
-        "E2E Runtime",
-        "--provider",
-        "gradient",
-        "--out",
-        str(out),
+        *run_args(matrices, out),
         "--max-parallel",
         "2",
     )
@@ -245,15 +205,7 @@ def test_sweep_cleans_up_after_sigkill(fake: FakePaperspace, tmp_path: Path) -> 
     matrices = make_matrices(tmp_path)
     proc = start_grt(
         fake,
-        "run",
-        "--matrices",
-        str(matrices),
-        "--runtime",
-        "E2E Runtime",
-        "--provider",
-        "gradient",
-        "--out",
-        str(tmp_path / "out"),
+        *run_args(matrices, tmp_path / "out"),
         "--max-parallel",
         "2",
     )
