@@ -6,6 +6,7 @@ import contextlib
 import json
 import socket
 import ssl
+import sys
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -122,6 +123,13 @@ class HttpServer(ThreadingHTTPServer):
     ) -> None:
         self.fake, self.role, self.tls = fake, role, tls
         super().__init__((fake.host, port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (killed, or gave up) is not an error of the fake: no
+        traceback on stderr for it."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls is None:
