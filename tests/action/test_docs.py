@@ -11,6 +11,7 @@ from tests.action.helpers import DOC, EXAMPLES
 from tests.action.runner import load_action
 
 TEXT = DOC.read_bytes().decode("utf-8")  # no newline translation: byte for byte
+README = (DOC.parents[1] / "README.md").read_bytes().decode("utf-8")
 ACTION = load_action()
 EXAMPLE = re.compile(
     r"<!-- example:(?P<name>[\w.-]+) -->\n```yaml\n(?P<body>.*?)```\n<!-- /example -->", re.DOTALL
@@ -18,8 +19,9 @@ EXAMPLE = re.compile(
 
 
 def _section(title: str) -> str:
-    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", TEXT, re.MULTILINE | re.DOTALL)
-    assert m, f"docs/action.md has no section {title!r}"
+    """A `### title` section of the README (the inputs and outputs tables live there)."""
+    m = re.search(rf"^### {re.escape(title)}\n(.*?)(?=^##+ |\Z)", README, re.MULTILINE | re.DOTALL)
+    assert m, f"README.md has no section {title!r}"
     return m.group(1)
 
 
@@ -79,3 +81,9 @@ def test_markers_are_balanced() -> None:
 )
 def test_covers(needle: str) -> None:
     assert needle in TEXT
+
+
+def test_readme_carries_the_workspace_repo_example_verbatim() -> None:
+    included = {m["name"]: m["body"] for m in EXAMPLE.finditer(README)}
+    example = next(p for p in EXAMPLES if p.name == "workspace-repo.yml")
+    assert included["workspace-repo.yml"].encode() == example.read_bytes()
