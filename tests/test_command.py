@@ -141,3 +141,20 @@ def test_minified_zipapp_runs_on_python_38(tmp_path: Path) -> None:
     tests = {t["name"]: t["status"] for t in payload["tests"]}
     assert tests["checks/command.sh"] == "passed", proc.stderr[-2000:]
     assert payload["environment"]["python"].startswith("3.8")
+
+
+@pytest.mark.parametrize(
+    ("parallel", "machine", "expected"),
+    [
+        (None, MACHINE, 0),
+        (None, Machine(name="A4000", accelerator=Accelerator.GPU, count=1), 1),
+        (3, MACHINE, 3),
+    ],
+)
+def test_parallel_notebooks_reaches_the_spec(
+    parallel: int | None, machine: Machine, expected: int
+) -> None:
+    spec = notebook_spec(
+        runtime(parallel_notebooks=parallel), machine, bundle_id="p1", keep="never"
+    )
+    assert spec["parallel"] == expected

@@ -121,7 +121,7 @@ def matrices_dir(arg: Path | None, env: Mapping[str, str]) -> Path:
 
 
 def cmd_validate(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from .matrix import load_catalogue
+    from .matrix_load import load_catalogue
 
     root = matrices_dir(args.matrices, env)
     catalogue = load_catalogue(root)
@@ -135,7 +135,7 @@ def cmd_validate(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) 
 def cmd_plan(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from . import plan as planning
     from .durations import parse_duration
-    from .matrix import load_catalogue
+    from .matrix_load import load_catalogue
 
     hours = parse_duration(args.expected_duration, flag="--expected-duration") / 3600
     root = matrices_dir(args.matrices, env)

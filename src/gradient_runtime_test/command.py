@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import UsageError
 from .harness import pack
-from .matrix import Machine, NotebookSpec, Runtime
+from .matrix import Accelerator, Machine, NotebookSpec, Runtime
 
 MAX_COMMAND_CHARS = 60_000  # well under Linux's 128 KiB limit for one argument
 
@@ -34,7 +34,11 @@ def harness_archive() -> bytes:
 def minify(source: bytes) -> bytes:
     """`source` without docstrings and comments (ast round trip; same code, same Python 3.8 syntax)."""
     tree = ast.parse(source)
-    for node in ast.walk(tree):
+    # Docstrings open a module, class or function body: walk statements only (every `grt run`
+    # builds the archive; a walk over every expression node would double the time).
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             body = node.body
             first = body[0] if body else None
@@ -44,6 +48,8 @@ def minify(source: bytes) -> bytes:
                 and isinstance(first.value.value, str)
             ):
                 node.body = body[1:] or [ast.Pass()]
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            pending.extend(getattr(node, field, ()))
     return (ast.unparse(tree) + "\n").encode()
 
 
@@ -80,7 +86,17 @@ def notebook_spec(
         "keep": keep,
         "caps": dict(caps or DEFAULT_CAPS),
         "gpu_sample_interval_s": 1.0,
+        "parallel": parallel_notebooks(runtime, machine),
     }
+
+
+def parallel_notebooks(runtime: Runtime, machine: Machine) -> int:
+    """The spec's `parallel`: the runtime's `parallel_notebooks` when set; otherwise one
+    notebook per CPU (`0`) on CPU machines and one at a time on GPU and IPU machines, whose
+    notebooks compete for the accelerator. The harness never runs more at once than it has CPUs."""
+    if runtime.parallel_notebooks is not None:
+        return runtime.parallel_notebooks
+    return 0 if machine.accelerator is Accelerator.CPU else 1
 
 
 def _notebook(spec: NotebookSpec) -> dict[str, Any]:

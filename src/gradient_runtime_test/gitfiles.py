@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import yamlnodes
-from .matrix import Machine, _Reader, parse_machines
+from .matrix import Machine
+from .matrix_load import parse_machines
+from .matrix_reader import Reader
 
 
 def machines_at_ref(root: Path, ref: str) -> Mapping[str, Machine] | None:
@@ -29,6 +31,6 @@ def machines_at_ref(root: Path, ref: str) -> Mapping[str, Machine] | None:
         data, lines = yamlnodes.load(blob)
     except (OSError, ValueError, subprocess.SubprocessError, yamlnodes.YamlProblem):
         return None
-    reader = _Reader(display=f"{ref}:{rel}", lines=lines, problems=[])
+    reader = Reader(display=f"{ref}:{rel}", lines=lines, problems=[])
     machines = parse_machines(data, reader)
     return None if reader.problems else machines

@@ -12,7 +12,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .errors import UsageError
-from .matrix import Catalogue, Machine, Runtime, suggest
+from .matrix import Catalogue, Machine, Runtime
+from .matrix_reader import suggest
 
 MACHINES_FILE = "machines.yaml"
 

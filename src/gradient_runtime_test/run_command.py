@@ -17,8 +17,10 @@ from typing import TextIO
 
 from .command import notebook_command, notebook_spec
 from .errors import UsageError
-from .matrix import Catalogue, Runtime, load_catalogue, suggest
-from .orchestrate import Job, Options, Orchestrator, Outcome
+from .matrix import Catalogue, Runtime
+from .matrix_load import load_catalogue
+from .matrix_reader import suggest
+from .orchestrate import Job, Orchestrator, Outcome, options_for
 from .outputs import write_cell_files, write_results
 from .plan import Cell, plan
 from .progress import make_progress
@@ -66,18 +68,12 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     except UsageError:
         provider.close()
         raise
-    options = Options(
+    options = options_for(
+        settings.poll_interval_s,
         max_parallel=settings.max_parallel or provider.default_max_parallel,
         keep=settings.keep,
-        poll_interval_s=settings.poll_interval_s,
-        # Logs of a running notebook: every third poll at most (two requests each on Gradient).
-        log_interval_s=min(15.0, 3 * settings.poll_interval_s),
         unavailable_delay_s=settings.unavailable_delay_s,
-        # A full running-notebook limit frees up when a notebook ends: check again every few polls.
-        running_limit_delay_s=min(30.0, 6 * settings.poll_interval_s),
         startup_timeout_s=settings.startup_timeout_s,
-        # An ended notebook whose logs cannot be read yet is asked again for twelve polls.
-        log_retry_s=min(120.0, 12 * settings.poll_interval_s),
     )
     cancel = threading.Event()
     started = _now()

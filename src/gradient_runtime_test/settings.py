@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import UsageError
-from .matrix import CLUSTER_PATTERN, REF_PATTERN, WORKSPACE_URL_PATTERN
+from .matrix import CLUSTER, REF, WORKSPACE_URL
 from .orchestrate import Keep
 
 _PROJECT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -62,7 +62,7 @@ class RunSettings:
             )
         # Gradient is polled every 5 s (one list request each); a local process far more often.
         poll_s = _seconds(
-            env, "GRT_POLL_INTERVAL", 5.0 if args.provider == "gradient" else 0.25, 0.05, 300
+            env, "GRT_POLL_INTERVAL", 5.0 if args.provider == "gradient" else 0.1, 0.05, 300
         )
         unavailable_s = _seconds(env, "GRT_UNAVAILABLE_DELAY", 120.0, 0.0, 3600)
         startup_s = _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
@@ -76,7 +76,7 @@ class RunSettings:
             args.provider == "gradient"
             and workspace is not None
             and workspace.startswith(("https://", "http://"))
-            and not WORKSPACE_URL_PATTERN.match(workspace)
+            and not WORKSPACE_URL.match(workspace)
         ):
             raise UsageError(
                 f"--workspace: {workspace!r} is not valid (valid: an https:// git URL without spaces or shell characters)"
@@ -89,10 +89,10 @@ class RunSettings:
             provider=args.provider,
             workspace=workspace,
             workspace_ref=_checked(
-                args.workspace_ref, "--workspace-ref", REF_PATTERN, "a branch, tag or commit"
+                args.workspace_ref, "--workspace-ref", REF, "a branch, tag or commit"
             ),
             cluster_id=_checked(
-                args.cluster_id, "--cluster-id", CLUSTER_PATTERN, "a cluster id like clg07azjl"
+                args.cluster_id, "--cluster-id", CLUSTER, "a cluster id like clg07azjl"
             ),
             max_parallel=args.max_parallel,
             keep=Keep(args.keep),

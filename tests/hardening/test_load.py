@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from gradient_runtime_test.command import notebook_command, notebook_spec
-from gradient_runtime_test.matrix import load_catalogue
+from gradient_runtime_test.matrix_load import load_catalogue
 from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
 from gradient_runtime_test.providers.base import Handle, Launch, NotebookState, RunningLimitError
 from gradient_runtime_test.providers.gradient import GradientProvider

@@ -7,22 +7,26 @@ probe code is in ``kernelcode``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .engine import Engine, Failure, Job
+from .engine import Engine, Failure, Job, Outcome
 from .gpu import check_gpus
 from .kernelcode import CUDA_FRAMEWORKS, PROBE_HELPERS, parse_probe, probe_cuda, probe_import
 from .model import Recorder, Result, Status, Stopwatch, guarded, tail
 from .nbfile import stream_text
 from .proc import run_command, which
+from .schedule import Scheduler
 from .spec import Accelerator, Spec
 
 PROBE_KERNEL = "python3"
 PROBE_CELL_TIMEOUT_S = 300.0  # importing tensorflow on a cold disk can take minutes
 COMMAND_TIMEOUT_S = 60.0
+# The probe kernel's job, and its outcomes to come.
+Probe = Tuple[Job, "concurrent.futures.Future[List[Outcome]]"]
 _TERMINAL_PROBE = (
     "import sys, json, platform; print(json.dumps({'executable': sys.executable, "
     "'prefix': sys.prefix, 'version': platform.python_version()}))"
@@ -30,6 +34,26 @@ _TERMINAL_PROBE = (
 
 
 def run_checks(spec: Spec, engine: Engine, env: Mapping[str, str], recorder: Recorder) -> None:
+    with Scheduler(engine, parallel=1, ahead=0) as scheduler:
+        finish_checks(spec, start_checks(spec, scheduler, env), env, recorder)
+
+
+def start_checks(spec: Spec, scheduler: Scheduler, env: Mapping[str, str]) -> Probe:
+    """Queue the probe kernel (first, so it starts while the other checks run)."""
+    cwd = spec.workspace if os.path.isdir(spec.workspace) else os.getcwd()
+    job = Job(
+        _probe_notebook(spec),
+        PROBE_KERNEL,
+        cwd,
+        env,
+        cell_timeout=PROBE_CELL_TIMEOUT_S,
+        allow_errors=True,
+    )
+    return job, scheduler.submit(job)
+
+
+def finish_checks(spec: Spec, probe: Probe, env: Mapping[str, str], recorder: Recorder) -> None:
+    """Run the checks that need no kernel, then record the probe kernel's."""
     for command in spec.checks.commands:
         recorder.add(_command(command, env))
     terminal = {name: _terminal_python(name, env, recorder) for name in ("python3", "python")}
@@ -37,7 +61,7 @@ def run_checks(spec: Spec, engine: Engine, env: Mapping[str, str], recorder: Rec
     guarded(
         recorder,
         "checks/kernel",
-        lambda: _kernel_checks(spec, engine, env, recorder, terminal),
+        lambda: _kernel_checks(spec, probe, recorder, terminal),
     )
     if spec.checks.gradient_cli:
         recorder.add(_gradient_cli(env, recorder))
@@ -128,25 +152,15 @@ class _Probes:
 
 def _kernel_checks(
     spec: Spec,
-    engine: Engine,
-    env: Mapping[str, str],
+    queued: Probe,
     recorder: Recorder,
     terminal: Mapping[str, Optional[Dict[str, Any]]],
 ) -> None:
-    watch = Stopwatch()
-    cwd = spec.workspace if os.path.isdir(spec.workspace) else os.getcwd()
-    job = Job(
-        _probe_notebook(spec),
-        PROBE_KERNEL,
-        cwd,
-        env,
-        cell_timeout=PROBE_CELL_TIMEOUT_S,
-        allow_errors=True,
-    )
-    outcome = engine.execute(job)[0]
+    job, future = queued
+    outcome = future.result()[0]
     probes = _Probes(outcome.nb, outcome.failure)
     recorder.environment["kernel_name"] = PROBE_KERNEL
-    recorder.add(_kernel_python(probes, terminal, recorder, watch.elapsed()))
+    recorder.add(_kernel_python(probes, terminal, recorder, job.busy_s))
 
     index = 1
     required = set(spec.checks.imports)

@@ -8,7 +8,8 @@ notebook file.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Protocol
+import contextlib
+from typing import Any, ContextManager, Dict, List, Mapping, Optional, Protocol
 
 from .model import Status, strip_ansi
 from .nbfile import error_output
@@ -72,6 +73,12 @@ class Job:
         self.check_exit_codes = check_exit_codes
         self.runs = runs
         self.allow_errors = allow_errors
+        # Held while the job's cells run (a scheduler's slot); engines enter it once, after
+        # the kernel is ready where they can. Set by the scheduler: ``waited_s``, the time spent
+        # waiting for the slot, and ``busy_s``, the rest of the time the job took.
+        self.slot: ContextManager[Any] = contextlib.nullcontext()
+        self.waited_s = 0.0
+        self.busy_s = 0.0
 
 
 class Engine(Protocol):

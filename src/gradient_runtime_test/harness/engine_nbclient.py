@@ -72,6 +72,8 @@ class NbclientEngine:
                 stack.enter_context(client.setup_kernel(env=dict(job.env)))
             except Exception as exc:
                 return [Outcome(_plain(nb), _start_failure(job, exc), watch.elapsed())]
+            # The kernel is ready: wait for a turn to run. Left before the kernel is shut down.
+            stack.enter_context(job.slot)
             python = _language(client) == "python"
             if job.check_exit_codes and python:
                 _hidden(client, INSTALL_EXIT_CODE_HOOK)

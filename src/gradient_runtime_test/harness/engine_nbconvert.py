@@ -76,9 +76,11 @@ class NbconvertEngine:
                 source,
             ]
             limit = job.timeout * job.runs if job.timeout else None
-            returncode, stderr, timed_out = _run(
-                argv, job.env, (limit + STARTUP_ALLOWANCE_S) if limit else None
-            )
+            with job.slot:  # the kernel lives in the subprocess: take the turn before it
+                watch = Stopwatch()
+                returncode, stderr, timed_out = _run(
+                    argv, job.env, (limit + STARTUP_ALLOWANCE_S) if limit else None
+                )
             executed = os.path.join(tmp, "executed.ipynb")
             if not timed_out and os.path.exists(executed):
                 with open(executed, encoding="utf-8") as f:

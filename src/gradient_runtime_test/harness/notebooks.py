@@ -1,17 +1,21 @@
-"""Running the spec's notebooks: one fresh kernel each, results, capped executed copies."""
+"""Running the spec's notebooks: one fresh kernel each, results, capped executed copies.
+
+Notebooks are queued on a ``Scheduler`` (side by side where the spec allows); their results are
+recorded in the spec's order, whatever order they finish in.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-from typing import Any, ContextManager, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Tuple
 
 from .capping import cap_notebook
 from .engine import Engine, Job, Outcome
 from .gpu import GpuSampler
 from .model import Recorder, Result, Status, Stopwatch, guarded
 from .nbfile import NotebookFileError, Prepared, kernel_name, language, prepare, read_notebook
+from .schedule import Scheduler
 from .spec import NotebookEntry, Spec
 
 MESSAGE_CHARS = 500
@@ -26,11 +30,28 @@ def run_notebooks(
     sample_gpus: bool,
     log: Any = None,
 ) -> None:
-    for entry in spec.notebooks:
-        step = functools.partial(
-            run_notebook, entry, spec, engine, env, recorder, sample_gpus=sample_gpus
-        )
-        guarded(recorder, entry.test_name, step)
+    """Run the spec's notebooks one after the other (``start_notebooks`` runs them side by side)."""
+    with Scheduler(engine, parallel=1, ahead=0) as scheduler:
+        started = start_notebooks(spec, scheduler, env, sample_gpus=sample_gpus)
+        finish_notebooks(started, recorder, log=log)
+
+
+Finisher = Callable[[Recorder], None]
+
+
+def start_notebooks(
+    spec: Spec, scheduler: Scheduler, env: Mapping[str, str], *, sample_gpus: bool
+) -> List[Tuple[NotebookEntry, Finisher]]:
+    """Queue every notebook on ``scheduler``; each comes back with what records its results."""
+    return [(entry, _start(entry, spec, scheduler, env, sample_gpus)) for entry in spec.notebooks]
+
+
+def finish_notebooks(
+    started: List[Tuple[NotebookEntry, Finisher]], recorder: Recorder, *, log: Any = None
+) -> None:
+    """Wait for each notebook in turn and record it, in the spec's order."""
+    for entry, finish in started:
+        guarded(recorder, entry.test_name, functools.partial(finish, recorder))
         if log is not None:
             for name in (entry.test_name, entry.test_name + "[rerun]"):
                 result = recorder.get(name)
@@ -38,22 +59,40 @@ def run_notebooks(
                     log("%s: %s %s" % (name, result.status.value, result.message))
 
 
-def run_notebook(
+def _start(
     entry: NotebookEntry,
     spec: Spec,
-    engine: Engine,
+    scheduler: Scheduler,
     env: Mapping[str, str],
-    recorder: Recorder,
+    sample_gpus: bool,
+) -> Finisher:
+    try:
+        return start_notebook(entry, spec, scheduler, env, sample_gpus=sample_gpus)
+    except Exception as exc:  # recorded as a harness error of this notebook only, in its turn
+        error = exc
+
+        def fail(recorder: Recorder) -> None:
+            raise error
+
+        return fail
+
+
+def start_notebook(
+    entry: NotebookEntry,
+    spec: Spec,
+    scheduler: Scheduler,
+    env: Mapping[str, str],
     *,
     sample_gpus: bool = False,
-) -> None:
+) -> Finisher:
+    """Read and queue one notebook; the returned function waits for it and records it."""
     name = entry.test_name
     rerun_name = name + "[rerun]"
     if entry.skip:
-        recorder.add(Result(name, Status.SKIPPED, entry.skip))
+        skipped = [Result(name, Status.SKIPPED, entry.skip)]
         if entry.rerun:
-            recorder.add(Result(rerun_name, Status.SKIPPED, entry.skip))
-        return
+            skipped.append(Result(rerun_name, Status.SKIPPED, entry.skip))
+        return functools.partial(_add_all, skipped)
     watch = Stopwatch()
     path = os.path.join(spec.workspace, entry.path)
     try:
@@ -64,10 +103,12 @@ def run_notebook(
                 "parameters can only be injected into Python notebooks, this one is %s" % lang
             )
     except NotebookFileError as exc:
-        recorder.add(Result(name, Status.ERROR, str(exc), duration_s=watch.elapsed()))
+        unreadable = [Result(name, Status.ERROR, str(exc), duration_s=watch.elapsed())]
         if entry.rerun:
-            recorder.add(Result(rerun_name, Status.SKIPPED, "not rerun: the first run errored"))
-        return
+            unreadable.append(
+                Result(rerun_name, Status.SKIPPED, "not rerun: the first run errored")
+            )
+        return functools.partial(_add_all, unreadable)
     prepared = prepare(nb, entry.parameters)
     job = Job(
         prepared.nb,
@@ -79,17 +120,45 @@ def run_notebook(
         check_exit_codes=entry.check_exit_codes,
         runs=2 if entry.rerun else 1,
     )
-    sampler: Optional[GpuSampler] = None
-    context: ContextManager[Any] = contextlib.nullcontext()
-    if sample_gpus:
-        sampler = GpuSampler(env, spec.gpu_sample_interval_s)
-        context = sampler
-    with context:
-        outcomes = engine.execute(job)
-    total = watch.elapsed()
+    sampler = GpuSampler(env, spec.gpu_sample_interval_s) if sample_gpus else None
+    future = scheduler.submit(job, during=None if sampler is None else (lambda: sampler))
+
+    def finish(recorder: Recorder) -> None:
+        outcomes = future.result()
+        _record(
+            recorder,
+            entry=entry,
+            spec=spec,
+            prepared=prepared,
+            outcomes=outcomes,
+            total=job.busy_s,
+        )
+        ran = outcomes[0].failure is None or outcomes[0].failure.status is Status.FAILED
+        if sampler is not None and sampler.samples and ran:
+            recorder.metrics[name] = sampler.metrics()
+
+    return finish
+
+
+def _add_all(results: List[Result], recorder: Recorder) -> None:
+    for result in results:
+        recorder.add(result)
+
+
+def _record(
+    recorder: Recorder,
+    *,
+    entry: NotebookEntry,
+    spec: Spec,
+    prepared: Prepared,
+    outcomes: List[Outcome],
+    total: float,
+) -> None:
+    name = entry.test_name
+    rerun_name = name + "[rerun]"
     first = outcomes[0]
     rerun_time = sum(o.duration_s for o in outcomes[1:])
-    recorder.add(_result(name, prepared, first, total - rerun_time))
+    recorder.add(_result(name, prepared, first, max(0.0, total - rerun_time)))
     _keep(recorder, spec, entry.path, first)
     if entry.rerun:
         if len(outcomes) > 1:
@@ -101,9 +170,6 @@ def run_notebook(
             recorder.add(
                 Result(rerun_name, Status.SKIPPED, "not rerun: the first run did not pass")
             )
-    ran = first.failure is None or first.failure.status is Status.FAILED
-    if sampler is not None and sampler.samples and ran:
-        recorder.metrics[name] = sampler.metrics()
 
 
 def _result(name: str, prepared: Prepared, outcome: Outcome, duration: float) -> Result:

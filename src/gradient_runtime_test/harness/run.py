@@ -10,14 +10,15 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Callable, Dict, Mapping
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from . import HARNESS_VERSION, SCHEMA
-from .checks import run_checks
+from .checks import finish_checks, start_checks
 from .engine import choose_engine
 from .gpu import has_nvidia_smi
 from .model import Recorder
-from .notebooks import run_notebooks
+from .notebooks import finish_notebooks, start_notebooks
+from .schedule import Scheduler, effective_parallel, kernels_ahead
 from .spec import Accelerator, Keep, Spec
 
 # Environment variables worth recording (never values of anything that looks like a secret).
@@ -34,6 +35,7 @@ _RECORDED_ENV = (
     "CONTAINER_IMAGE",
     "DOCKER_IMAGE",
 )
+AHEAD: Optional[int] = None  # kernels started ahead of the running ones (None: kernels_ahead)
 _RECORDED_PREFIXES = ("PAPERSPACE_", "GRADIENT_")
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSW|AUTH|CREDENTIAL|COOKIE|SESSION", re.IGNORECASE)
 
@@ -80,11 +82,19 @@ def run(
             break
     engine = choose_engine(engine_name, env)
     facts["engine"] = "%s %s" % (engine.name, engine.version)
-    log("checks (engine: %s)" % facts["engine"])
-    run_checks(spec, engine, env, recorder)
+    parallel = effective_parallel(spec.parallel, 1 + len(spec.notebooks))
+    facts["parallel_notebooks"] = parallel
+    log("checks (engine: %s; notebooks at once: %d)" % (facts["engine"], parallel))
     sample = spec.machine.accelerator is Accelerator.GPU and has_nvidia_smi(env)
-    log("notebooks: %d" % len(spec.notebooks))
-    run_notebooks(spec, engine, env, recorder, sample_gpus=sample, log=log)
+    # The probe kernel and every notebook are queued at once: kernels start (ahead of the
+    # running ones) while the checks that need no kernel run here.
+    ahead = kernels_ahead(parallel) if AHEAD is None else AHEAD
+    with Scheduler(engine, parallel=parallel, ahead=ahead) as scheduler:
+        probe = start_checks(spec, scheduler, env)
+        started = start_notebooks(spec, scheduler, env, sample_gpus=sample)
+        finish_checks(spec, probe, env, recorder)
+        log("notebooks: %d" % len(spec.notebooks))
+        finish_notebooks(started, recorder, log=log)
 
 
 def build_payload(

@@ -127,6 +127,7 @@ class Spec:
         keep: Keep,
         caps: Caps,
         gpu_sample_interval_s: float,
+        parallel: int = 1,
     ) -> None:
         self.bundle_id = bundle_id
         self.runtime = runtime
@@ -137,6 +138,8 @@ class Spec:
         self.keep = keep
         self.caps = caps
         self.gpu_sample_interval_s = gpu_sample_interval_s
+        # Notebooks run at once (0: one per usable CPU); never more than the usable CPUs.
+        self.parallel = parallel
 
 
 def decode_spec_arg(b64: str) -> Any:
@@ -257,6 +260,7 @@ def parse_spec(data: Any) -> Spec:
             "keep",
             "caps",
             "gpu_sample_interval_s",
+            "parallel",
         ),
     )
     if top.get("schema") != SCHEMA:
@@ -321,6 +325,13 @@ def parse_spec(data: Any) -> Spec:
     )
     keep = r.choice(top, "keep", "spec", Keep, Keep.NEVER)
     interval = r.number(top, "gpu_sample_interval_s", "spec", 1.0) or 1.0
+    parallel = top.get("parallel", 1)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or not 0 <= parallel <= 64:
+        r.problems.append(
+            "spec.parallel: expected a whole number from 0 to 64 (0: one per CPU), got %r"
+            % (parallel,)
+        )
+        parallel = 1
 
     if r.problems:
         raise SpecError(r.problems, bundle_id or None)
@@ -334,6 +345,7 @@ def parse_spec(data: Any) -> Spec:
         keep=keep,
         caps=caps,
         gpu_sample_interval_s=float(interval),
+        parallel=parallel,
     )
 
 

@@ -117,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class HttpServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = (
+        128  # socketserver's 5 overflows under bursts; the real API has no such wait
+    )
 
     def __init__(
         self, fake: FakePaperspace, role: str, port: int, tls: ssl.SSLContext | None = None

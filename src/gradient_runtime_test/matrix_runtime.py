@@ -1,0 +1,460 @@
+"""Validating one runtime file (`runtimes/<slug>.yaml`) into a `Runtime`."""
+
+from __future__ import annotations
+
+import dataclasses
+import keyword
+import math
+import re
+import unicodedata
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from . import yamlnodes
+from .matrix import (
+    CLUSTER,
+    COMMAND_NAME,
+    DEFAULT_CELL_TIMEOUT_S,
+    DEFAULT_COMMAND,
+    DEFAULT_NOTEBOOK_TIMEOUT_S,
+    DEFAULT_SHUTDOWN_TIMEOUT_H,
+    ENV_NAME,
+    IDENT,
+    IMAGE,
+    MACHINE_NAME,
+    MAX_SHUTDOWN_TIMEOUT_H,
+    MAX_TIMEOUT_S,
+    MODULE,
+    REF,
+    RESERVED_ENV,
+    TEST_NAME,
+    WORKSPACE_URL,
+    Checks,
+    ExpectedFailure,
+    Machine,
+    NotebookSpec,
+    Runtime,
+)
+from .matrix_reader import Reader, kind_of, short, unknown
+
+# --- runtimes/<slug>.yaml ----------------------------------------------------------------------
+
+RUNTIME_KEYS = (
+    "name",
+    "description",
+    "container",
+    "workspace",
+    "workspace_ref",
+    "machines",
+    "notebooks",
+    "command",
+    "environment",
+    "cluster_id",
+    "cluster_required",
+    "shutdown_timeout",
+    "checks",
+    "expected_failures",
+    "partner",
+    "parallel_notebooks",
+)
+NOTEBOOK_KEYS = (
+    "path",
+    "timeout",
+    "cell_timeout",
+    "rerun",
+    "skip",
+    "parameters",
+    "check_exit_codes",
+    "kernel",
+)
+CHECK_KEYS = ("commands", "imports", "optional_imports", "gradient_cli", "min_free_disk_gb")
+EXPECTED_FAILURE_KEYS = ("machine", "test", "reason")
+
+
+def parse_runtime(
+    data: Any, reader: Reader, slug: str, machines: Mapping[str, Machine]
+) -> Runtime | None:
+    top = reader.mapping(data, (), RUNTIME_KEYS, required=("name", "container", "machines"))
+    if top is None:
+        return None
+    ok = True
+
+    def need(value: Any) -> Any:
+        nonlocal ok
+        if value is None:
+            ok = False
+        return value
+
+    name = (
+        need(reader.string(top.get("name", ""), ("name",), max_len=100)) if "name" in top else None
+    )
+    container = (
+        need(
+            reader.string(
+                top["container"],
+                ("container",),
+                pattern=IMAGE,
+                valid="an image like paperspace/gradient-base:pt112",
+            )
+        )
+        if "container" in top
+        else None
+    )
+    workspace = None
+    if top.get("workspace") is not None:
+        workspace = need(_workspace(top["workspace"], reader))
+    workspace_ref = None
+    if top.get("workspace_ref") is not None:
+        workspace_ref = need(
+            reader.string(
+                top["workspace_ref"],
+                ("workspace_ref",),
+                pattern=REF,
+                valid="a branch, tag or commit",
+            )
+        )
+    machine_names = (
+        _machine_list(top.get("machines"), reader, machines) if "machines" in top else ()
+    )
+    if "machines" in top and not machine_names:
+        ok = False
+    notebooks = _notebooks(top.get("notebooks", []), reader)
+    command = DEFAULT_COMMAND
+    if "command" in top:
+        command = need(reader.string(top["command"], ("command",), max_len=4000))
+    environment = _environment(top.get("environment", {}), reader)
+    cluster_id = None
+    if top.get("cluster_id") is not None:
+        cluster_id = need(
+            reader.string(
+                str(top["cluster_id"]) if isinstance(top["cluster_id"], int) else top["cluster_id"],
+                ("cluster_id",),
+                pattern=CLUSTER,
+                valid="a cluster id like clg07azjl",
+            )
+        )
+    cluster_required = bool(
+        reader.boolean(top.get("cluster_required", False), ("cluster_required",))
+    )
+    shutdown = reader.integer(
+        top.get("shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT_H),
+        ("shutdown_timeout",),
+        1,
+        MAX_SHUTDOWN_TIMEOUT_H,
+        " hours",
+    )
+    checks = _checks(top.get("checks", {}), reader)
+    expected = _expected_failures(top.get("expected_failures", []), reader, machine_names)
+    partner = bool(reader.boolean(top.get("partner", False), ("partner",)))
+    parallel = None
+    if top.get("parallel_notebooks") is not None:
+        parallel = reader.integer(top["parallel_notebooks"], ("parallel_notebooks",), 1, 64, "")
+        if parallel is None:
+            ok = False
+    description = ""
+    if "description" in top:
+        description = reader.string(top["description"], ("description",)) or ""
+    if not ok or name is None or container is None or shutdown is None:
+        return None
+    return Runtime(
+        name=name,
+        slug=slug,
+        container=container,
+        workspace=workspace,
+        workspace_ref=workspace_ref,
+        machines=machine_names,
+        notebooks=notebooks,
+        command=command,
+        environment=environment,
+        cluster_id=cluster_id,
+        cluster_required=cluster_required,
+        shutdown_timeout=shutdown,
+        checks=checks,
+        expected_failures=expected,
+        partner=partner,
+        parallel_notebooks=parallel,
+        description=description,
+        source=reader.display,
+    )
+
+
+def _workspace(value: Any, reader: Reader) -> str | None:
+    text = reader.string(value, ("workspace",), max_len=500)
+    if text is None:
+        return None
+    if WORKSPACE_URL.match(text) or re.match(r"^[A-Za-z0-9._/-]+$", text):
+        return text
+    reader.problem(
+        ("workspace",),
+        f"{short(text)} is not valid (valid: an https:// git URL or a relative path)",
+    )
+    return None
+
+
+def _machine_list(value: Any, reader: Reader, machines: Mapping[str, Machine]) -> tuple[str, ...]:
+    names = reader.string_list(value, ("machines",), MACHINE_NAME, "machine names")
+    if isinstance(value, list) and not value:
+        reader.problem(("machines",), "must list at least one machine")
+    known = list(machines)
+    out = []
+    for i, name in enumerate(names):
+        if machines and name not in machines:
+            index = value.index(name) if isinstance(value, list) and name in value else i
+            reader.problem(("machines", index), unknown("machine", name, known))
+            continue
+        out.append(name)
+    return tuple(out)
+
+
+def _notebooks(value: Any, reader: Reader) -> tuple[NotebookSpec, ...]:
+    if not isinstance(value, list):
+        reader.problem(("notebooks",), f"must be a list, not {kind_of(value)}")
+        return ()
+    out: list[NotebookSpec] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        path: yamlnodes.Path_ = ("notebooks", i)
+        entry: dict[str, Any] = {"path": item} if isinstance(item, str) else {}
+        if not isinstance(item, str):
+            mapping = reader.mapping(item, path, NOTEBOOK_KEYS, required=("path",))
+            if mapping is None or "path" not in mapping:
+                continue
+            entry = mapping
+        path_key: yamlnodes.Path_ = path if isinstance(item, str) else (*path, "path")
+        nb_path = _notebook_path(entry["path"], path_key, reader)
+        spec = _notebook_options(entry, path, reader)
+        if nb_path is None or spec is None:
+            continue
+        if nb_path in seen:
+            reader.problem(path_key, f"{short(nb_path)} is listed twice")
+            continue
+        seen.add(nb_path)
+        out.append(dataclasses.replace(spec, path=nb_path))
+    return tuple(out)
+
+
+def _notebook_path(value: Any, path: yamlnodes.Path_, reader: Reader) -> str | None:
+    text = reader.string(value, path, max_len=500, valid="a path relative to the workspace")
+    if text is None:
+        return None
+    if text.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", text) or "\\" in text:
+        reader.problem(path, f"{short(text)} is absolute (valid: a path relative to the workspace)")
+        return None
+    parts = PurePosixPath(text).parts
+    if ".." in parts:
+        reader.problem(
+            path, f"{short(text)} escapes the workspace (valid: a path inside it, without '..')"
+        )
+        return None
+    # What a URL-decoding or Unicode-normalising tool further down would make of it: '%2e%2e'
+    # and look-alike dots (U+FF0E fullwidth, U+2025 two-dot leader) must not become '..' there.
+    decoded = unicodedata.normalize("NFKC", urllib.parse.unquote(text))
+    if decoded != text and (
+        decoded.startswith(("/", "~")) or "\\" in decoded or ".." in PurePosixPath(decoded).parts
+    ):
+        reader.problem(
+            path,
+            f"{short(text)} escapes the workspace once decoded as {short(decoded)}"
+            " (valid: a path inside it, without '..', '%2e' or look-alike dots)",
+        )
+        return None
+    if not text.endswith(".ipynb"):
+        reader.problem(path, f"{short(text)} is not a notebook (valid: a path ending in .ipynb)")
+        return None
+    return str(PurePosixPath(*[p for p in parts if p != "."]))
+
+
+def _notebook_options(
+    entry: Mapping[str, Any], path: yamlnodes.Path_, reader: Reader
+) -> NotebookSpec | None:
+    before = len(reader.problems)
+    timeout = reader.integer(
+        entry.get("timeout", DEFAULT_NOTEBOOK_TIMEOUT_S),
+        (*path, "timeout"),
+        1,
+        MAX_TIMEOUT_S,
+        " seconds",
+    )
+    cell_timeout = reader.integer(
+        entry.get("cell_timeout", min(DEFAULT_CELL_TIMEOUT_S, timeout or DEFAULT_CELL_TIMEOUT_S)),
+        (*path, "cell_timeout"),
+        1,
+        MAX_TIMEOUT_S,
+        " seconds",
+    )
+    if timeout and cell_timeout and cell_timeout > timeout:
+        reader.problem(
+            (*path, "cell_timeout"),
+            f"{cell_timeout} is longer than the notebook's timeout {timeout} (valid: at most {timeout})",
+        )
+    rerun = reader.boolean(entry.get("rerun", False), (*path, "rerun"))
+    skip = None
+    if entry.get("skip") is not None:
+        skip = reader.string(
+            entry["skip"], (*path, "skip"), valid="the reason the notebook is skipped"
+        )
+    check_exit = reader.boolean(entry.get("check_exit_codes", True), (*path, "check_exit_codes"))
+    kernel = None
+    if entry.get("kernel") is not None:
+        kernel = reader.string(
+            entry["kernel"],
+            (*path, "kernel"),
+            pattern=re.compile(r"^[A-Za-z0-9._-]+$"),
+            valid="a kernelspec name like python3",
+        )
+    parameters: dict[str, Any] = {}
+    if "parameters" in entry:
+        raw = reader.mapping(
+            entry["parameters"],
+            (*path, "parameters"),
+            list(entry["parameters"]) if isinstance(entry["parameters"], dict) else (),
+        )
+        for key, value in (raw or {}).items():
+            if not IDENT.match(key):
+                reader.problem(
+                    (*path, "parameters", key),
+                    f"{short(key)} is not a Python identifier (valid: letters, digits, _)",
+                )
+            elif keyword.iskeyword(key):
+                reader.problem(
+                    (*path, "parameters", key),
+                    f"{short(key)} is a Python keyword (valid: a name a value can be assigned to)",
+                )
+            elif not _finite(value):
+                reader.problem(
+                    (*path, "parameters", key),
+                    "holds .nan or .inf (valid: finite numbers; a parameter is written as Python code)",
+                )
+            elif not _json_like(value):
+                reader.problem(
+                    (*path, "parameters", key),
+                    f"value {kind_of(value)} is not supported (valid: string, number, boolean, null, list, mapping)",
+                )
+            else:
+                parameters[key] = value
+    if len(reader.problems) != before:
+        return None
+    return NotebookSpec(
+        path="",
+        timeout=timeout or DEFAULT_NOTEBOOK_TIMEOUT_S,
+        cell_timeout=cell_timeout or DEFAULT_CELL_TIMEOUT_S,
+        rerun=bool(rerun),
+        skip=skip,
+        parameters=parameters,
+        check_exit_codes=bool(check_exit),
+        kernel=kernel,
+    )
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
+
+
+def _json_like(value: Any) -> bool:
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if isinstance(value, list):
+        return all(_json_like(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_like(v) for k, v in value.items())
+    return False
+
+
+def _environment(value: Any, reader: Reader) -> dict[str, str]:
+    if not isinstance(value, dict):
+        reader.problem(("environment",), f"must be a mapping of NAME: value, not {kind_of(value)}")
+        return {}
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        path: yamlnodes.Path_ = ("environment", key)
+        if not ENV_NAME.match(key):
+            reader.problem(
+                path,
+                f"{short(key)} is not a valid variable name (valid: letters, digits, _, not starting with a digit)",
+            )
+            continue
+        if key in RESERVED_ENV or key.startswith("GRT_"):
+            reader.problem(
+                path,
+                f"'{key}' may not be set by a runtime (reserved: {', '.join(sorted(RESERVED_ENV))}, GRT_*)",
+            )
+            continue
+        if not isinstance(item, str):
+            reader.problem(
+                path, f'must be a string, not {kind_of(item)} (valid: quote it, e.g. "{item}")'
+            )
+            continue
+        if "\x00" in item or "\n" in item or "\r" in item:
+            reader.problem(path, "contains a newline or NUL (valid: a single-line string)")
+            continue
+        out[key] = item
+    return out
+
+
+def _checks(value: Any, reader: Reader) -> Checks:
+    entry = reader.mapping(value, ("checks",), CHECK_KEYS)
+    if entry is None:
+        return Checks()
+    return Checks(
+        commands=reader.string_list(
+            entry.get("commands", []),
+            ("checks", "commands"),
+            COMMAND_NAME,
+            "command names like git",
+        ),
+        imports=reader.string_list(
+            entry.get("imports", []),
+            ("checks", "imports"),
+            MODULE,
+            "module names like numpy or torch.cuda",
+        ),
+        optional_imports=reader.string_list(
+            entry.get("optional_imports", []),
+            ("checks", "optional_imports"),
+            MODULE,
+            "module names like gradient",
+        ),
+        gradient_cli=bool(
+            reader.boolean(entry.get("gradient_cli", False), ("checks", "gradient_cli"))
+        ),
+        min_free_disk_gb=reader.number(
+            entry.get("min_free_disk_gb", 1.0), ("checks", "min_free_disk_gb"), 0, 100_000
+        )
+        or 0.0,
+    )
+
+
+def _expected_failures(
+    value: Any, reader: Reader, machine_names: Sequence[str]
+) -> tuple[ExpectedFailure, ...]:
+    if not isinstance(value, list):
+        reader.problem(("expected_failures",), f"must be a list, not {kind_of(value)}")
+        return ()
+    out = []
+    for i, item in enumerate(value):
+        path: yamlnodes.Path_ = ("expected_failures", i)
+        entry = reader.mapping(item, path, EXPECTED_FAILURE_KEYS, required=EXPECTED_FAILURE_KEYS)
+        if entry is None or any(k not in entry for k in EXPECTED_FAILURE_KEYS):
+            continue
+        machine = reader.string(entry["machine"], (*path, "machine"))
+        if machine is not None and machine != "*" and machine not in machine_names:
+            reader.problem((*path, "machine"), unknown("machine", machine, ["*", *machine_names]))
+            machine = None
+        test = reader.string(
+            entry["test"],
+            (*path, "test"),
+            pattern=TEST_NAME,
+            valid="a test name like checks/gpu.count or notebooks/x.ipynb",
+        )
+        reason = reader.string(entry["reason"], (*path, "reason"))
+        if machine and test and reason:
+            out.append(ExpectedFailure(machine=machine, test=test, reason=reason))
+    return tuple(out)
