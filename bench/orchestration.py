@@ -43,10 +43,11 @@ from tests.fakes.paperspace.transport import HttpServer
 
 from bench.common import REPO, Series, header, load_catalogue, table
 from bench.corpus import write_corpus
-from gradient_runtime_test.command import notebook_command, notebook_spec
 from gradient_runtime_test.harness.bundle import END, encode_lines
-from gradient_runtime_test.orchestrate import Job, Orchestrator, options_for
-from gradient_runtime_test.providers.base import Handle, Launch, NotebookState
+from gradient_runtime_test.jobs import make_job
+from gradient_runtime_test.orchestrate import Job, Keep, Orchestrator, options_for
+from gradient_runtime_test.plan import Cell
+from gradient_runtime_test.providers.base import Handle, NotebookState
 from gradient_runtime_test.providers.gradient import GradientProvider
 from gradient_runtime_test.results import CellStatus
 from gradient_runtime_test.settings import PaperspaceSettings
@@ -130,31 +131,26 @@ def fake_api(
                     os.environ[key] = value
 
 
-def jobs_for(runtimes: int, machines: int, run_id: str) -> list[Job]:
-    """Jobs as `grt run` builds them (same spec, command, name and tags), shipped matrices."""
+def jobs_for(runtimes: int, machines: int, run_id: str, provider: GradientProvider) -> list[Job]:
+    """Jobs exactly as `grt run` builds them, for the shipped matrices."""
     catalogue = load_catalogue(REPO / "matrices")
-    chosen = catalogue.runtimes[:runtimes]
-    kinds = list(catalogue.machines.values())[:machines]
-    jobs = []
-    for runtime in chosen:
-        for machine in kinds:
-            bundle_id = uuid.uuid4().hex[:12]
-            spec = notebook_spec(runtime, machine, bundle_id=bundle_id, keep="never")
-            launch = Launch(
-                cell_id=f"{runtime.slug}--{machine.name}-{bundle_id}",
-                name=f"grt: {runtime.name} on {machine.name} [{bundle_id}]",
-                machine=machine.name,
-                container=runtime.container,
-                command=notebook_command(spec, runtime.command),
-                environment=dict(runtime.environment),
+    return [
+        dataclasses.replace(
+            make_job(
+                Cell(runtime, machine),
+                provider=provider,
+                run_id=run_id,
+                keep=Keep.NEVER,
                 workspace=None,
-                workspace_ref=None,
-                shutdown_timeout_h=runtime.shutdown_timeout,
-                tags=("grt", f"grt-run-{run_id}", f"grt-cell-{bundle_id}"),
+                ref=None,
                 project_id=PROJECT,
-            )
-            jobs.append(Job(f"{runtime.slug}/{machine.name}", launch, bundle_id, 600.0))
-    return jobs
+                key=f"{runtime.slug}/{machine.name}",
+            ),
+            run_timeout_s=600.0,
+        )
+        for runtime in catalogue.runtimes[:runtimes]
+        for machine in list(catalogue.machines.values())[:machines]
+    ]
 
 
 class CountingProvider(GradientProvider):
@@ -228,7 +224,7 @@ def orchestrate(
     with fake_api(running_limit=running_limit, workdir=scratch / "fake") as fake:
         settings = PaperspaceSettings(API_KEY, fake.url, fake.log_url, PROJECT)
         provider = CountingProvider(fake, settings)
-        jobs = jobs_for(runtimes, machines, uuid.uuid4().hex[:10])
+        jobs = jobs_for(runtimes, machines, uuid.uuid4().hex[:10], provider)
         options = options_for(
             POLL_S, max_parallel=max_parallel, startup_timeout_s=60.0, unavailable_delay_s=1.0
         )

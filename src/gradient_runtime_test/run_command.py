@@ -15,23 +15,22 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from .command import notebook_command, notebook_spec
 from .errors import UsageError
+from .jobs import make_job
 from .matrix import Catalogue, Runtime
 from .matrix_load import load_catalogue
 from .matrix_reader import suggest
-from .orchestrate import Job, Orchestrator, Outcome, options_for
+from .orchestrate import Orchestrator, Outcome, options_for
 from .outputs import write_cell_files, write_results
-from .plan import Cell, plan
+from .plan import plan
 from .progress import make_progress
-from .providers.base import Launch, Provider
+from .providers.base import Provider
 from .results import CellResult, CellStatus, RunResult, exit_code
 from .settings import RunSettings
 
 CHECKS_MARGIN_S = (
     900  # generic checks, kernel start-ups and the bundle, on top of notebook timeouts
 )
-TAG_PREFIX = "grt"
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -45,8 +44,15 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     provider = _make_provider(settings, catalogue)
     run_id = uuid.uuid4().hex[:10]
     jobs = [
-        _job(
-            cell, settings=settings, provider=provider, run_id=run_id, workspace=workspace, ref=ref
+        make_job(
+            cell,
+            provider=provider,
+            run_id=run_id,
+            keep=settings.keep,
+            workspace=workspace,
+            ref=ref,
+            project_id=settings.paperspace.project_id,
+            cluster_id=settings.cluster_id,
         )
         for cell in cells
     ]
@@ -207,58 +213,6 @@ def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
     from .providers.local import LocalProvider
 
     return LocalProvider(base_env=settings.env, matrices_root=catalogue.root)
-
-
-def _job(
-    cell: Cell,
-    *,
-    settings: RunSettings,
-    provider: Provider,
-    run_id: str,
-    workspace: str | None,
-    ref: str | None,
-) -> Job:
-    runtime, machine = cell.runtime, cell.machine
-    bundle_id = uuid.uuid4().hex[:12]
-    spec = notebook_spec(
-        runtime,
-        machine,
-        bundle_id=bundle_id,
-        keep=settings.keep.value,
-        workspace=provider.workspace_dir(),
-    )
-    command = notebook_command(
-        spec, provider.jupyter_command(runtime.command), end_delay_s=provider.end_delay_s
-    )
-    tags = (
-        TAG_PREFIX,
-        f"{TAG_PREFIX}-run-{run_id}",
-        f"{TAG_PREFIX}-cell-{bundle_id}",
-        f"{TAG_PREFIX}-runtime-{runtime.slug}",
-        f"{TAG_PREFIX}-machine-{machine.name.lower()}",
-    )
-    launch = Launch(
-        cell_id=f"{cell.id}-{bundle_id}",
-        name=f"grt: {runtime.name} on {machine.name} [{bundle_id}]",
-        machine=machine.name,
-        container=runtime.container,
-        command=command,
-        environment=dict(runtime.environment),
-        workspace=workspace,
-        workspace_ref=ref,
-        shutdown_timeout_h=runtime.shutdown_timeout,
-        tags=tags,
-        project_id=settings.paperspace.project_id,
-        cluster_id=settings.cluster_id or runtime.cluster_id,
-    )
-    notebooks_s = sum(n.timeout * (2 if n.rerun else 1) for n in runtime.notebooks if not n.skip)
-    return Job(
-        machine=machine.name,
-        launch=launch,
-        bundle_id=bundle_id,
-        run_timeout_s=notebooks_s + CHECKS_MARGIN_S,
-        expected_failures=tuple((f.machine, f.test) for f in runtime.expected_failures),
-    )
 
 
 def _write(out: Path, result: RunResult, outcomes: Sequence[Outcome]) -> dict[str, Path]:

@@ -29,9 +29,10 @@ from typing import Any
 
 import pytest
 
-from gradient_runtime_test.command import notebook_command, notebook_spec
+from gradient_runtime_test.jobs import make_job
 from gradient_runtime_test.matrix_load import load_catalogue
-from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
+from gradient_runtime_test.orchestrate import Job, Keep, Options, Orchestrator
+from gradient_runtime_test.plan import Cell
 from gradient_runtime_test.providers.base import Handle, Launch, NotebookState, RunningLimitError
 from gradient_runtime_test.providers.gradient import GradientProvider
 from gradient_runtime_test.results import CellStatus
@@ -110,38 +111,29 @@ def load_fake(tmp_path: Path) -> Iterator[LoadFake]:
                 proc.kill()
 
 
-def jobs_for_every_cell(run_id: str) -> list[Job]:
+def jobs_for_every_cell(run_id: str, provider: GradientProvider) -> list[Job]:
+    """Jobs exactly as `grt run` builds them, for 12 runtimes x 11 machines of the shipped matrices."""
     catalogue = load_catalogue(REPO / "matrices")
     runtimes = catalogue.runtimes[:RUNTIMES]
     machines = list(catalogue.machines.values())[:MACHINES]
     assert (len(runtimes), len(machines)) == (RUNTIMES, MACHINES)
-    jobs = []
-    for runtime in runtimes:
-        for machine in machines:
-            bundle_id = uuid.uuid4().hex[:12]
-            spec = notebook_spec(runtime, machine, bundle_id=bundle_id, keep="never")
-            launch = Launch(
-                cell_id=f"{runtime.slug}--{machine.name}-{bundle_id}",
-                name=f"grt: {runtime.name} on {machine.name} [{bundle_id}]",
-                machine=machine.name,
-                container=runtime.container,
-                command=notebook_command(spec, runtime.command),
-                environment=dict(runtime.environment),
+    return [
+        dataclasses.replace(
+            make_job(
+                Cell(runtime, machine),
+                provider=provider,
+                run_id=run_id,
+                keep=Keep.NEVER,
                 workspace=None,  # replayed: nothing to clone
-                workspace_ref=None,
-                shutdown_timeout_h=runtime.shutdown_timeout,
-                tags=(
-                    "grt",
-                    f"grt-run-{run_id}",
-                    f"grt-cell-{bundle_id}",
-                    f"grt-runtime-{runtime.slug}",
-                    f"grt-machine-{machine.name.lower()}",
-                ),
+                ref=None,
                 project_id=PROJECT,
-            )
-            # Job.machine keys the orchestrator's cells: unique across runtimes here
-            jobs.append(Job(f"{runtime.slug}/{machine.name}", launch, bundle_id, 120.0))
-    return jobs
+                key=f"{runtime.slug}/{machine.name}",  # unique across runtimes
+            ),
+            run_timeout_s=120.0,
+        )
+        for runtime in runtimes
+        for machine in machines
+    ]
 
 
 def count(stats: dict[str, Any], *fragments: str, table: str = "requests") -> int:
@@ -156,7 +148,7 @@ def test_132_cells_with_a_running_limit_and_random_faults(
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     settings = PaperspaceSettings("load-test-key", info["url"], info["log_url"], PROJECT)
     provider = CountingProvider(settings, backoff_s=0.01)
-    jobs = jobs_for_every_cell(uuid.uuid4().hex[:10])
+    jobs = jobs_for_every_cell(uuid.uuid4().hex[:10], provider)
     command_bytes = sum(len(j.launch.command) for j in jobs)
     options = Options(
         max_parallel=16,  # above the running limit: the limit is hit, and waited for

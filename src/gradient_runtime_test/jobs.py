@@ -1,0 +1,69 @@
+"""What `grt run` asks a provider to create for a cell: the harness spec, the notebook command,
+the unique name and the tags. Pure: the one place a cell becomes a `Job`."""
+
+from __future__ import annotations
+
+import uuid
+
+from .command import notebook_command, notebook_spec
+from .orchestrate import Job, Keep
+from .plan import Cell
+from .providers.base import Launch, Provider
+
+CHECKS_MARGIN_S = (
+    900  # generic checks, kernel start-ups and the bundle, on top of notebook timeouts
+)
+TAG_PREFIX = "grt"
+
+
+def make_job(
+    cell: Cell,
+    *,
+    provider: Provider,
+    run_id: str,
+    keep: Keep,
+    workspace: str | None,
+    ref: str | None,
+    project_id: str | None,
+    cluster_id: str | None = None,
+    key: str | None = None,
+) -> Job:
+    """The job for `cell`. `key` names the cell in the orchestrator (default: the machine, unique
+    within one runtime's run)."""
+    runtime, machine = cell.runtime, cell.machine
+    bundle_id = uuid.uuid4().hex[:12]
+    spec = notebook_spec(
+        runtime, machine, bundle_id=bundle_id, keep=keep.value, workspace=provider.workspace_dir()
+    )
+    command = notebook_command(
+        spec, provider.jupyter_command(runtime.command), end_delay_s=provider.end_delay_s
+    )
+    tags = (
+        TAG_PREFIX,
+        f"{TAG_PREFIX}-run-{run_id}",
+        f"{TAG_PREFIX}-cell-{bundle_id}",
+        f"{TAG_PREFIX}-runtime-{runtime.slug}",
+        f"{TAG_PREFIX}-machine-{machine.name.lower()}",
+    )
+    launch = Launch(
+        cell_id=f"{cell.id}-{bundle_id}",
+        name=f"grt: {runtime.name} on {machine.name} [{bundle_id}]",
+        machine=machine.name,
+        container=runtime.container,
+        command=command,
+        environment=dict(runtime.environment),
+        workspace=workspace,
+        workspace_ref=ref,
+        shutdown_timeout_h=runtime.shutdown_timeout,
+        tags=tags,
+        project_id=project_id,
+        cluster_id=cluster_id or runtime.cluster_id,
+    )
+    notebooks_s = sum(n.timeout * (2 if n.rerun else 1) for n in runtime.notebooks if not n.skip)
+    return Job(
+        machine=key or machine.name,
+        launch=launch,
+        bundle_id=bundle_id,
+        run_timeout_s=notebooks_s + CHECKS_MARGIN_S,
+        expected_failures=tuple((f.machine, f.test) for f in runtime.expected_failures),
+    )
