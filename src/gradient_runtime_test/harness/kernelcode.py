@@ -35,9 +35,8 @@ _grt_install()
 del _grt_install
 """
 
-READ_EXIT_CODES = r"""
-def _grt_read():
-    import json
+# The non-zero exit codes of `!cmd` lines since the last look (the hook above, else `_exit_code`).
+_FOUND_EXIT_CODES = r"""
     ip = get_ipython()
     codes = getattr(ip, "_grt_exit_codes", None)
     if codes is None:
@@ -46,23 +45,21 @@ def _grt_read():
     else:
         found = list(codes)
         del codes[:]
-    return found
-print("GRT-EXIT " + __import__("json").dumps(_grt_read(), default=str))
-del _grt_read
 """
 
+READ_EXIT_CODES = (
+    "def _grt_read():\n"
+    + _FOUND_EXIT_CODES.lstrip("\n")
+    + "    return found\n"
+    + 'print("GRT-EXIT " + __import__("json").dumps(_grt_read(), default=str))\n'
+    + "del _grt_read\n"
+)
+
 # For the nbconvert fallback: the same check as a cell of its own, raising when a command failed.
-RAISE_ON_EXIT_CODES = r"""
-def _grt_check():
-    ip = get_ipython()
-    codes = getattr(ip, "_grt_exit_codes", None)
-    if codes is None:
-        code = ip.user_ns.get("_exit_code")
-        found = [["!", code]] if code else []
-    else:
-        found = list(codes)
-        del codes[:]
-    if found:
+RAISE_ON_EXIT_CODES = (
+    "def _grt_check():\n"
+    + _FOUND_EXIT_CODES.lstrip("\n")
+    + r"""    if found:
         class ExitCodeError(Exception):
             pass
         raise ExitCodeError("; ".join("!%s exited with code %s" % (c, n) for c, n in found))
@@ -71,6 +68,7 @@ try:
 finally:
     del _grt_check
 """
+)
 
 
 def chdir(path: str) -> str:
