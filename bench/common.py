@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def load_catalogue(matrices: Path) -> Any:
     """The matrices as `grt` loads them."""
-    from gradient_runtime_test.matrix_load import load_catalogue as load
+    from gradient_runtime_test.matrix.load import load_catalogue as load
 
     return load(matrices)
 

@@ -22,7 +22,7 @@ from gradient_runtime_test.command import (
 )
 from gradient_runtime_test.harness import pack
 from gradient_runtime_test.harness.bundle import decode
-from gradient_runtime_test.matrix import Accelerator, Machine, NotebookSpec, Runtime
+from gradient_runtime_test.matrix.model import Accelerator, Machine, NotebookSpec, Runtime
 
 EVIL = "Evil $(touch /tmp/grt-canary) `id`; \"q\" 'x'"
 

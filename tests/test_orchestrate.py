@@ -15,7 +15,8 @@ import pytest
 
 from gradient_runtime_test.errors import ProviderError
 from gradient_runtime_test.harness.bundle import encode_lines
-from gradient_runtime_test.orchestrate import Job, Keep, Options, Orchestrator
+from gradient_runtime_test.harness.protocol import Keep
+from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
 from gradient_runtime_test.providers.base import (
     CapacityError,
     Handle,

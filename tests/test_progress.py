@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from gradient_runtime_test.progress import LinePrinter, LiveTable, make_progress
+from gradient_runtime_test.report.progress import LinePrinter, LiveTable, make_progress
 from gradient_runtime_test.results import CellStatus
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import UsageError
 from .harness import pack
-from .matrix import Accelerator, Machine, NotebookSpec, Runtime
+from .matrix.model import Accelerator, Machine, NotebookSpec, Runtime
 
 MAX_COMMAND_CHARS = 60_000  # well under Linux's 128 KiB limit for one argument
 

@@ -3,17 +3,16 @@ the unique name and the tags. Pure: the one place a cell becomes a `Job`."""
 
 from __future__ import annotations
 
-import uuid
-
 from .command import notebook_command, notebook_spec
-from .orchestrate import Job, Keep
+from .harness.protocol import Keep
+from .orchestrate import Job
 from .plan import Cell
+from .providers import naming
 from .providers.base import Launch, Provider
 
 CHECKS_MARGIN_S = (
     900  # generic checks, kernel start-ups and the bundle, on top of notebook timeouts
 )
-TAG_PREFIX = "grt"
 
 
 def make_job(
@@ -31,23 +30,19 @@ def make_job(
     """The job for `cell`. `key` names the cell in the orchestrator (default: the machine, unique
     within one runtime's run)."""
     runtime, machine = cell.runtime, cell.machine
-    bundle_id = uuid.uuid4().hex[:12]
+    bundle_id = naming.new_cell_id()
     spec = notebook_spec(
         runtime, machine, bundle_id=bundle_id, keep=keep.value, workspace=provider.workspace_dir()
     )
     command = notebook_command(
         spec, provider.jupyter_command(runtime.command), end_delay_s=provider.end_delay_s
     )
-    tags = (
-        TAG_PREFIX,
-        f"{TAG_PREFIX}-run-{run_id}",
-        f"{TAG_PREFIX}-cell-{bundle_id}",
-        f"{TAG_PREFIX}-runtime-{runtime.slug}",
-        f"{TAG_PREFIX}-machine-{machine.name.lower()}",
+    tags = naming.tags(
+        run_id=run_id, cell_id=bundle_id, runtime_slug=runtime.slug, machine=machine.name
     )
     launch = Launch(
         cell_id=f"{cell.id}-{bundle_id}",
-        name=f"grt: {runtime.name} on {machine.name} [{bundle_id}]",
+        name=naming.notebook_name(runtime.name, machine.name, bundle_id),
         machine=machine.name,
         container=runtime.container,
         command=command,

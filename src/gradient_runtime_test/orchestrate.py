@@ -17,7 +17,6 @@ import collections
 import concurrent.futures
 import dataclasses
 import datetime as dt
-import enum
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 from .errors import ProviderError
 from .harness import bundle as bundle_codec
+from .harness.protocol import Keep, keeps
 from .providers.base import (
     CapacityError,
     Handle,
@@ -36,12 +36,6 @@ from .providers.base import (
 from .results import CellResult, CellStatus, TestResult, TestStatus, apply_expected_failures
 
 LOG_TAIL_LINES = 30
-
-
-class Keep(enum.StrEnum):
-    NEVER = "never"
-    FAILED = "failed"
-    ALWAYS = "always"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +143,10 @@ class Leftover:
     machine: str
     notebook_id: str
     what: str  # "may still be running" | "was stopped but not deleted"
+
+    @property
+    def message(self) -> str:
+        return f"notebook {self.notebook_id} ({self.machine}) {self.what}: `grt sweep` stops and deletes it"
 
 
 Progress = Callable[[str, CellStatus, str], None]
@@ -499,10 +497,7 @@ class Orchestrator:
         self.progress(cell.job.machine, result.status, reason)
 
     def _keeps(self, status: CellStatus) -> bool:
-        keep = self.options.keep
-        return keep == Keep.ALWAYS or (
-            keep == Keep.FAILED and status in (CellStatus.FAILED, CellStatus.ERROR)
-        )
+        return keeps(self.options.keep, status in (CellStatus.FAILED, CellStatus.ERROR))
 
     def _settle(self, cell: _Live, status: CellStatus) -> _Settled:
         """Stop the notebook (unless kept), read its platform metrics, delete it (unless kept).
@@ -608,5 +603,4 @@ def _bundle_ended(lines: Sequence[str], bundle_id: str) -> bool:
 
 
 def _log_tail(lines: Sequence[str]) -> list[str]:
-    visible = [line for line in lines if "GRT-BUNDLE" not in line]
-    return visible[-LOG_TAIL_LINES:]
+    return bundle_codec.without_frames(lines)[-LOG_TAIL_LINES:]

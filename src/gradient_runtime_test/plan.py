@@ -12,8 +12,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .errors import UsageError
-from .matrix import Catalogue, Machine, Runtime
-from .matrix_reader import suggest
+from .matrix.model import Catalogue, Machine, Runtime
+from .matrix.reader import suggest
 
 MACHINES_FILE = "machines.yaml"
 

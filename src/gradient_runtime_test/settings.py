@@ -12,8 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import UsageError
-from .matrix import CLUSTER, REF, WORKSPACE_URL
-from .orchestrate import Keep
+from .harness.protocol import Keep
+from .matrix.model import CLUSTER, REF, WORKSPACE_URL
+
+PROVIDERS = ("local", "gradient")
+KEEP = tuple(k.value for k in Keep)
 
 _PROJECT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HOST = re.compile(r"^https?://[^\s'\"`$;|&<>\\]+$")
@@ -54,8 +57,6 @@ class RunSettings:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, env: Mapping[str, str]) -> RunSettings:
-        from .cli import matrices_dir
-
         if args.max_parallel is not None and not 1 <= args.max_parallel <= 100:
             raise UsageError(
                 f"--max-parallel: {args.max_parallel} is out of range (valid: 1 to 100)"
@@ -108,6 +109,15 @@ class RunSettings:
             retry_backoff_s=backoff_s,
             env=env,
         )
+
+
+def matrices_dir(arg: Path | None, env: Mapping[str, str]) -> Path:
+    """`--matrices`, else $GRT_MATRICES, else ./matrices."""
+    if arg is not None:
+        return arg
+    if env.get("GRT_MATRICES"):
+        return Path(env["GRT_MATRICES"])
+    return Path("matrices")
 
 
 def paperspace_settings(env: Mapping[str, str], *, project_id: str | None) -> PaperspaceSettings:

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKSPACE_URL = "https://github.com/hardening/workspace"
 PROJECT = "prj0hard"
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
-# `grt: <runtime> on <machine> [<bundle id>]`: how run_command names every notebook.
+# `grt: <runtime> on <machine> [<bundle id>]`: how providers/naming.py names every notebook.
 NOTEBOOK_NAME = re.compile(r"^grt: (?P<runtime>.*) on (?P<machine>\S+) \[(?P<bundle>[0-9a-f]+)\]$")
 SPEC_ARG = re.compile(r"--spec '?([A-Za-z0-9+/=]+)'?")
 

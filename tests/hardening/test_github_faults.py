@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from gradient_runtime_test.github import client, publish
-from gradient_runtime_test.outputs import write_results
+from gradient_runtime_test.report.outputs import write_results
 from gradient_runtime_test.results import CellStatus
 from tests.fakes.github import FakeGitHub
 from tests.github.helpers import PR, cell, outputs, run_of

@@ -644,7 +644,7 @@ def test_enough_cases() -> None:
 
 def test_a_utf8_bom_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Editors on Windows write a byte-order mark: the file still loads, names unchanged."""
-    from gradient_runtime_test.matrix_load import load_catalogue
+    from gradient_runtime_test.matrix.load import load_catalogue
 
     matrices = write_matrices(tmp_path, ("\ufeff" + rt()).encode("utf-8"))
     catalogue = load_catalogue(matrices)

@@ -17,8 +17,9 @@ from typing import Any, Callable, List, Mapping, Optional
 from .bundle import encode_lines, write_lines
 from .capping import fit_bundle
 from .model import Recorder, Result, Status
+from .protocol import Keep
 from .run import build_payload, end_process, run, stderr_log, utc_now
-from .spec import Keep, SpecError, decode_spec_arg, parse_spec, peek_bundle_id
+from .spec import SpecError, decode_spec_arg, parse_spec, peek_bundle_id
 
 EXIT_OK = 0
 EXIT_SPEC = 2

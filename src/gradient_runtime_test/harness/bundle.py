@@ -29,6 +29,12 @@ BEGIN = "GRT-BUNDLE-BEGIN"
 CHUNK = "GRT-BUNDLE"
 END = "GRT-BUNDLE-END"
 
+
+def without_frames(lines: Iterable[str]) -> List[str]:
+    """The lines of a log that are not bundle frames (any bundle's): what people read."""
+    return [line for line in lines if CHUNK not in line]
+
+
 _BEGIN_RE = re.compile(
     r"GRT-BUNDLE-BEGIN v(\d+) (\S+) chunks=(\d+) chars=(\d+) sha256=([0-9a-fA-F]{64})\s*$"
 )

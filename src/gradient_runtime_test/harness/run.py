@@ -18,8 +18,9 @@ from .engine import choose_engine
 from .gpu import has_nvidia_smi
 from .model import Recorder
 from .notebooks import finish_notebooks, start_notebooks
+from .protocol import Keep, keeps
 from .schedule import Scheduler, effective_parallel, kernels_ahead
-from .spec import Accelerator, Keep, Spec
+from .spec import Accelerator, Spec
 
 # Environment variables worth recording (never values of anything that looks like a secret).
 _RECORDED_ENV = (
@@ -118,11 +119,7 @@ def build_payload(
 
 def should_end(keep: Keep, failed: bool) -> bool:
     """Whether the keep policy lets the harness end Jupyter once the bundle is out."""
-    if keep is Keep.ALWAYS:
-        return False
-    if keep is Keep.FAILED:
-        return not failed
-    return True
+    return not keeps(keep, failed)
 
 
 def end_process(

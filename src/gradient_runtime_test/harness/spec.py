@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from .protocol import Keep
+
 SCHEMA = 1
 
 _BUNDLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -33,12 +35,6 @@ class Accelerator(str, enum.Enum):
     CPU = "cpu"
     GPU = "gpu"
     IPU = "ipu"
-
-
-class Keep(str, enum.Enum):
-    NEVER = "never"
-    FAILED = "failed"
-    ALWAYS = "always"
 
 
 class Machine:

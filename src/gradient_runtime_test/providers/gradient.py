@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ProviderError
 from ..settings import PaperspaceSettings
-from . import base
+from . import base, naming
 from .base import Handle, Launch, NotebookState
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CONSOLE_URL = "https://console.paperspace.com/notebook/{id}"
-RUN_TAG_PREFIX = "grt-run-"
 
 
 class GradientProvider:
@@ -69,7 +68,7 @@ class GradientProvider:
 
     # --- calls with retries ---------------------------------------------------------------------------
 
-    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+    def _retrying(self, call: Callable[[], T]) -> T:
         from .gradient_api import GradientApiError
 
         delay = self._backoff_s
@@ -86,9 +85,7 @@ class GradientProvider:
     def create(self, launch: Launch) -> Handle:
         from .gradient_api import GradientApiError
 
-        for tag in launch.tags:
-            if tag.startswith(RUN_TAG_PREFIX):
-                self._run_tag = tag
+        self._run_tag = naming.run_tag(launch.tags) or self._run_tag
         project = launch.project_id or self._settings.project_id or ""
         delay = self._backoff_s
         for attempt in range(self._retries + 1):
@@ -128,9 +125,7 @@ class GradientProvider:
         from .gradient_api import GradientApiError
 
         try:
-            found = self._retrying(
-                "find notebook", lambda: self.api.find_by_name(launch.name, project or None)
-            )
+            found = self._retrying(lambda: self.api.find_by_name(launch.name, project or None))
         except ProviderError:
             return None
         if found is None:
@@ -145,7 +140,7 @@ class GradientProvider:
         """Tags matter for polling and sweeping; a notebook whose tags never stick is still
         tracked by id (states() falls back to get), so this never raises."""
         with contextlib.suppress(ProviderError):
-            self._retrying("tag notebook", lambda: self.api.add_tags(notebook_id, tags))
+            self._retrying(lambda: self.api.add_tags(notebook_id, tags))
 
     def _handle(self, notebook_id: str, name: str) -> Handle:
         return Handle(
@@ -157,10 +152,7 @@ class GradientProvider:
             listed: dict[str, NotebookInfo] = {}
         else:
             tag = self._run_tag
-            listed = {
-                nb.id: nb
-                for nb in self._retrying("list notebooks", lambda: self.api.list_by_tag(tag))
-            }
+            listed = {nb.id: nb for nb in self._retrying(lambda: self.api.list_by_tag(tag))}
         out: dict[str, NotebookState] = {}
         for handle in handles:
             info = listed.get(handle.notebook_id)
@@ -176,32 +168,24 @@ class GradientProvider:
             return self.api.get(notebook_id)
         except NotFoundError:
             return None
-        except ProviderError:
-            raise
 
     def logs(self, handle: Handle) -> list[str]:
-        page = self._retrying(
-            "read logs", lambda: self.api.logs(handle.notebook_id, handle.log_offset or 1)
-        )
+        page = self._retrying(lambda: self.api.logs(handle.notebook_id, handle.log_offset or 1))
         handle.log_offset = page.next_line
         return [text for _, text in page.lines]
 
     def stop(self, handle: Handle) -> None:
+        """Stop the notebook; one that no longer exists is stopped enough."""
         from .gradient_api import NotFoundError
 
-        try:
-            self._retrying("stop notebook", lambda: self.api.stop(handle.notebook_id))
-        except ProviderError as error:
-            if (
-                not isinstance(error.__cause__, NotFoundError)
-                and "not found" not in error.message.lower()
-            ):
-                raise
+        def stop() -> None:
+            with contextlib.suppress(NotFoundError):
+                self.api.stop(handle.notebook_id)
+
+        self._retrying(stop)
 
     def delete(self, handle: Handle) -> None:
-        self._retrying(
-            "delete notebook", lambda: self.api.delete(handle.notebook_id, missing_ok=True)
-        )
+        self._retrying(lambda: self.api.delete(handle.notebook_id, missing_ok=True))
 
     def metrics(self, handle: Handle) -> dict[str, Any]:
         return dict(self.api.metrics(handle.notebook_id))

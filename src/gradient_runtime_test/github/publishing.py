@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .github.actions import Actions
-from .github.context import GitHubContext
-from .results import RunResult
+from ..results import RunResult
+from .actions import Actions
+from .context import GitHubContext
 
 
 def make_actions(env: Mapping[str, str], stream: TextIO | None = None) -> Actions:
@@ -24,8 +24,8 @@ class LiveUpdates:
     or rate-limited GitHub never holds up the orchestrator or its reaction to a signal."""
 
     def __init__(self, runtime: str, context: GitHubContext, actions: Actions) -> None:
-        from .github.client import make_github
-        from .github.comment import LiveComment
+        from .client import make_github
+        from .comment import LiveComment
 
         self.comment = LiveComment(
             make_github(context.token, context.api_url), context, runtime, actions
@@ -89,7 +89,7 @@ def publish_runs(
     actions: Actions | None = None,
     live: LiveUpdates | None = None,
 ) -> None:
-    from .github.publish import publish
+    from .publish import publish
 
     actions = actions or make_actions(env)
     context = GitHubContext.from_env(env)

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from . import yamlnodes
-from .matrix import (
+from .model import (
     CLUSTER,
     COMMAND_NAME,
     DEFAULT_CELL_TIMEOUT_S,
@@ -37,7 +37,7 @@ from .matrix import (
     NotebookSpec,
     Runtime,
 )
-from .matrix_reader import Reader, kind_of, short, unknown
+from .reader import Reader, kind_of, short, unknown
 
 # --- runtimes/<slug>.yaml ----------------------------------------------------------------------
 

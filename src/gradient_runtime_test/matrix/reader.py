@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import yamlnodes
-from .matrix import CONTROL_CHARS
+from .model import CONTROL_CHARS
 
 
 @dataclasses.dataclass

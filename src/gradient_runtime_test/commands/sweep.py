@@ -5,29 +5,33 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TextIO
 
-from .durations import parse_duration
-from .errors import ProviderError, UsageError
+from ..durations import parse_duration
+from ..errors import ProviderError, UsageError
+from ..providers import naming
 
 if TYPE_CHECKING:
-    from .providers.gradient_api import GradientApi, NotebookInfo
+    from ..providers.gradient_api import GradientApi, NotebookInfo
 
-OUR_TAG = "grt"
-# `grt: <runtime> on <machine> [<cell id>]`, as run_command names every notebook.
-OUR_NAME = re.compile(r"^grt: .+ on [A-Za-z0-9._-]+ \[[0-9a-f]{12}\]$")
+HELP = "end notebooks left behind by a killed run"
 
 
-def sweep_command(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from .settings import paperspace_settings
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--older-than", default="0s", metavar="DURATION", help="e.g. 90s, 30m, 6h")
+    parser.add_argument("--project-id", metavar="ID")
+    parser.add_argument("--dry-run", action="store_true")
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from ..settings import paperspace_settings
 
     older_than = parse_duration(args.older_than, flag="--older-than")
     settings = paperspace_settings(env, project_id=args.project_id)
     if not settings.api_key:
         raise UsageError("PAPERSPACE_API_KEY is not set (valid: an API key of the Gradient team)")
-    from .providers.gradient_api import GradientApi
+    from ..providers.gradient_api import GradientApi
 
     api = GradientApi(
         settings.api_key, config_host=settings.config_host, log_host=settings.log_host
@@ -53,11 +57,11 @@ def sweep(
 ) -> int:
     """End our notebooks older than `older_than_s`; return how many could not be ended."""
     now = now or dt.datetime.now(dt.UTC)
-    ours = {nb.id: nb for nb in api.list_by_tag(OUR_TAG)}
+    ours = {nb.id: nb for nb in api.list_by_tag(naming.TAG)}
     # A run killed between a create and its tag requests (tags are set after create) leaves a
     # notebook without tags: it is found by the name every cell's notebook gets.
     for nb in api.list_all():
-        if nb.id not in ours and OUR_NAME.match(nb.name or ""):
+        if nb.id not in ours and naming.is_ours(nb.name):
             ours[nb.id] = nb
     notebooks = [nb for nb in ours.values() if _eligible(nb, now, older_than_s, project_id)]
     if not notebooks:

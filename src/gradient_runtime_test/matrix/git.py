@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import yamlnodes
-from .matrix import Machine
-from .matrix_load import parse_machines
-from .matrix_reader import Reader
+from .load import parse_machines
+from .model import Machine
+from .reader import Reader
 
 
 def machines_at_ref(root: Path, ref: str) -> Mapping[str, Machine] | None:

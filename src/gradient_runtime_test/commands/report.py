@@ -5,14 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TextIO
 
-from .errors import UsageError
-from .outputs import load_results, write_results
-from .results import RunResult, exit_code, merge
+from ..errors import UsageError
+from ..report.outputs import load_results, write_results
+from ..results import RunResult, exit_code, merge
+from .arguments import add_fail_on, add_publishing
+
+HELP = "merge results (fan-out jobs) and publish them"
 
 
-def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", nargs="+", required=True, type=Path, metavar="PATH")
+    parser.add_argument("--out", type=Path, default=Path("grt-results"), metavar="DIR")
+    add_publishing(parser)
+    add_fail_on(parser)
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     runs: list[RunResult] = []
     for path in args.results:
         files = sorted(path.rglob("results.json")) if path.is_dir() else [path]
@@ -27,12 +38,12 @@ def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
                 raise UsageError(f"--results: {file}: not a results file ({exc})") from None
     merged = merge(runs)
     paths = write_results(args.out, merged)
-    from .report.markdown import terminal_table
+    from ..report.markdown import terminal_table
 
     for run in merged:
         print(terminal_table(run), file=out)
     if args.comment or args.check_run or env.get("GITHUB_ACTIONS") == "true":
-        from .publishing import publish_runs
+        from ..github.publishing import publish_runs
 
         publish_runs(merged, paths, env, comment=args.comment, check_run=args.check_run)
     return exit_code(merged, args.fail_on)

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .results import RunResult
+from ..harness.bundle import without_frames
+from ..results import RunResult
 
 _SAFE_PART = re.compile(r"^[^\x00-\x1f/\\]+$")
 
@@ -44,7 +45,7 @@ def write_results(
     out: Path, runs: Sequence[RunResult], *, run_url: str | None = None
 ) -> dict[str, Path]:
     """results.json (one run: the run itself; several: {"runs": [...]}), junit.xml, summary.md."""
-    from .report import junit, markdown
+    from . import junit, markdown
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -68,7 +69,7 @@ def write_cell_files(
     folder = safe_relative(machine)
     if folder is None:
         return
-    visible = [line for line in log if "GRT-BUNDLE" not in line]
+    visible = without_frames(log)
     write_atomic(out / "logs" / f"{folder}.log", "".join(f"{line}\n" for line in visible))
     for name, notebook in notebooks.items():
         rel = safe_relative(name)

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import MatrixError
 from . import yamlnodes
-from .errors import MatrixError
-from .matrix import MACHINE_NAME, SLUG, Accelerator, Catalogue, Machine, Runtime, T
-from .matrix_reader import Reader, kind_of, short, unknown
-from .matrix_runtime import parse_runtime
+from .model import MACHINE_NAME, SLUG, Accelerator, Catalogue, Machine, Runtime, T
+from .reader import Reader, kind_of, short, unknown
+from .runtime import parse_runtime
 
 # --- machines.yaml ---------------------------------------------------------------------------
 

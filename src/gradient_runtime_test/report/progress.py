@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from .results import CellStatus
+from ..results import CellStatus
 
 if TYPE_CHECKING:
     from rich.live import Live

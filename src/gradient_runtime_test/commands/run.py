@@ -1,0 +1,347 @@
+"""`grt run`: plan one runtime's cells, run them through a provider, write the output folder."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, TextIO
+
+from ..errors import UsageError
+from ..harness.bundle import without_frames
+from ..jobs import make_job
+from ..matrix.load import load_catalogue
+from ..matrix.model import Catalogue, Runtime
+from ..matrix.reader import suggest
+from ..orchestrate import Job, Leftover, Orchestrator, Outcome, options_for
+from ..plan import plan
+from ..providers import naming
+from ..providers.base import Provider
+from ..report.outputs import write_cell_files, write_results
+from ..report.progress import make_progress
+from ..results import CellResult, CellStatus, RunResult, exit_code
+from ..settings import KEEP, PROVIDERS, RunSettings
+from .arguments import add_fail_on, add_matrices, add_publishing
+
+if TYPE_CHECKING:
+    from ..github.actions import Actions
+    from ..github.publishing import LiveUpdates
+
+HELP = "run a runtime's cells and write the results folder"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_matrices(parser)
+    parser.add_argument("--runtime", required=True, metavar="NAME")
+    parser.add_argument("--machine", action="append", default=[], metavar="NAME", help="repeatable")
+    parser.add_argument("--provider", choices=PROVIDERS, default="local")
+    parser.add_argument(
+        "--workspace", metavar="URL_OR_PATH", help="override the runtime's workspace"
+    )
+    parser.add_argument("--workspace-ref", metavar="REF", help="branch, tag or commit to test")
+    parser.add_argument(
+        "--project-id", metavar="ID", help="Gradient project (or $PAPERSPACE_PROJECT_ID)"
+    )
+    parser.add_argument("--cluster-id", metavar="ID")
+    parser.add_argument("--max-parallel", type=int, metavar="N", help="notebooks running at once")
+    parser.add_argument(
+        "--keep", choices=KEEP, default="never", help="keep notebooks after the run"
+    )
+    parser.add_argument("--out", type=Path, default=Path("grt-results"), metavar="DIR")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the create requests; create nothing"
+    )
+    add_publishing(parser)
+    add_fail_on(parser)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """One runtime's run, ready to go: nothing created yet."""
+
+    settings: RunSettings
+    runtime: Runtime
+    workspace: str | None
+    ref: str | None
+    provider: Provider
+    jobs: tuple[Job, ...]
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    prepared = _prepare(RunSettings.from_args(args, env))
+    if prepared.settings.dry_run:
+        _print_requests(prepared, out)
+        return 0
+    try:
+        _prepare_out(prepared.settings.out)
+    except UsageError:
+        prepared.provider.close()
+        raise
+    publisher = _Publisher(prepared.settings, prepared.runtime.name, env)
+    done = _execute(prepared, publisher)
+    paths = _write(prepared.settings.out, done.result, done.outcomes)
+    _say_leftovers(done.leftovers, publisher.actions)
+    _print_logs(done.outcomes, publisher.actions)
+    from ..report.markdown import terminal_table
+
+    print(terminal_table(done.result), file=out)
+    print(f"Results: {prepared.settings.out}/", file=out)
+    publisher.publish(done.result, paths)
+    if done.signals:
+        return 128 + done.signals[0]
+    return exit_code([done.result], args.fail_on)
+
+
+def _prepare(settings: RunSettings) -> _Prepared:
+    catalogue = load_catalogue(settings.matrices)
+    runtime = _runtime(catalogue, settings.runtime)
+    cells = plan(catalogue, [runtime], settings.machines).cells
+    workspace = settings.workspace or runtime.workspace
+    ref = settings.workspace_ref or runtime.workspace_ref
+    _check_provider_inputs(settings, runtime, workspace)
+    provider = _make_provider(settings, catalogue)
+    run_id = naming.new_run_id()
+    jobs = tuple(
+        make_job(
+            cell,
+            provider=provider,
+            run_id=run_id,
+            keep=settings.keep,
+            workspace=workspace,
+            ref=ref,
+            project_id=settings.paperspace.project_id,
+            cluster_id=settings.cluster_id,
+        )
+        for cell in cells
+    )
+    return _Prepared(settings, runtime, workspace, ref, provider, jobs)
+
+
+def _print_requests(prepared: _Prepared, out: TextIO) -> None:
+    """`--dry-run`: the create requests, the API key redacted."""
+    api_key = prepared.settings.paperspace.api_key
+    headers = {"X-API-Key": "***" if api_key else "(PAPERSPACE_API_KEY is not set)"}
+    requests = [job.launch.request() for job in prepared.jobs]
+    document = {"provider": prepared.provider.name, "headers": headers, "creates": requests}
+    print(json.dumps(document, indent=2), file=out)
+    prepared.provider.close()
+
+
+class _Publisher:
+    """Workflow commands, the live PR comment and the final publishing, when asked for."""
+
+    def __init__(self, settings: RunSettings, runtime: str, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.settings = settings
+        self.actions: Actions | None = None
+        self.live: LiveUpdates | None = None
+        self.enabled = settings.in_actions or settings.comment or settings.check_run
+        if self.enabled:
+            from ..github.publishing import live_updates, make_actions
+
+            # The API key is not masked here: `::add-mask::KEY` would print the key itself on
+            # stderr, which may be saved to a file (`2> log`). The action masks it before grt
+            # starts, and the runner masks every secret it passes.
+            self.actions = make_actions(env)
+            if settings.comment:
+                self.live = live_updates(runtime, env, self.actions)
+
+    def publish(self, result: RunResult, paths: Mapping[str, Path]) -> None:
+        if not self.enabled:
+            return
+        from ..github.publishing import publish_runs
+
+        publish_runs(
+            [result],
+            paths,
+            self.env,
+            comment=self.settings.comment,
+            check_run=self.settings.check_run,
+            actions=self.actions,
+            live=self.live,
+        )
+
+
+class _Board:
+    """Every cell's latest state, as the live comment shows it."""
+
+    def __init__(self, prepared: _Prepared) -> None:
+        self.prepared = prepared
+        self.started = _now()
+        self.cells = {
+            job.machine: CellResult(machine=job.machine, status=CellStatus.QUEUED)
+            for job in prepared.jobs
+        }
+
+    def snapshot(self, cells: Sequence[CellResult] | None = None) -> RunResult:
+        return RunResult(
+            runtime=self.prepared.runtime.name,
+            workspace_url=self.prepared.workspace,
+            workspace_ref=self.prepared.ref,
+            started_at=self.started,
+            finished_at=_now(),
+            cells=tuple(self.cells.values()) if cells is None else tuple(cells),
+            container=self.prepared.runtime.container,
+            provider=self.prepared.provider.name,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Done:
+    result: RunResult
+    outcomes: Sequence[Outcome]
+    leftovers: Sequence[Leftover]
+    signals: Sequence[int]  # SIGINT/SIGTERM received during the run
+
+
+def _execute(prepared: _Prepared, publisher: _Publisher) -> _Done:
+    """Run every job; every notebook created here is ended before this returns."""
+    settings, provider = prepared.settings, prepared.provider
+    options = options_for(
+        settings.poll_interval_s,
+        max_parallel=settings.max_parallel or provider.default_max_parallel,
+        keep=settings.keep,
+        unavailable_delay_s=settings.unavailable_delay_s,
+        startup_timeout_s=settings.startup_timeout_s,
+    )
+    board = _Board(prepared)
+    if publisher.live is not None:
+        publisher.live.start(board.snapshot())
+    printer = make_progress(
+        [job.machine for job in prepared.jobs], sys.stderr, in_actions=settings.in_actions
+    )
+    cancel = threading.Event()
+    with _signals(cancel) as received:
+        orchestrator = Orchestrator(provider, options, cancel=cancel)
+
+        def progress(machine: str, status: CellStatus, detail: str) -> None:
+            printer(machine, status, detail)
+            done = orchestrator.outcome(machine)
+            board.cells[machine] = (
+                done.result if done else CellResult(machine=machine, status=status, reason=detail)
+            )
+            if publisher.live is not None:
+                publisher.live.update(board.snapshot())
+
+        orchestrator.progress = progress
+        try:
+            outcomes = orchestrator.run(prepared.jobs)
+        finally:
+            printer.close()
+            provider.close()
+    result = board.snapshot([o.result for o in outcomes])
+    return _Done(result, outcomes, orchestrator.leftovers, received)
+
+
+def _say_leftovers(leftovers: Sequence[Leftover], actions: Actions | None) -> None:
+    for left in leftovers:
+        if actions is not None and actions.in_actions:
+            actions.warning(left.message)
+        else:
+            print(f"WARNING: {left.message}", file=sys.stderr)
+
+
+def _print_logs(outcomes: Sequence[Outcome], actions: Actions | None) -> None:
+    """In Actions: each cell's log (its last 500 lines) in a collapsed group."""
+    if actions is None or not actions.in_actions:
+        return
+    for outcome in outcomes:
+        with actions.group(f"{outcome.result.machine}: {outcome.result.status.value} (log)"):
+            for line in without_frames(outcome.log)[-500:]:
+                actions.info(line)
+
+
+def _runtime(catalogue: Catalogue, name: str) -> Runtime:
+    try:
+        return catalogue.runtime(name)
+    except KeyError:
+        raise UsageError(
+            f"--runtime: {suggest('runtime', name, [r.name for r in catalogue.runtimes])}"
+        ) from None
+
+
+def _check_provider_inputs(settings: RunSettings, runtime: Runtime, workspace: str | None) -> None:
+    if settings.provider != "gradient":
+        return
+    if workspace and not workspace.startswith(("https://", "http://")):
+        raise UsageError(
+            f"workspace {workspace!r}: the gradient provider clones a git URL (valid: https://...; pass --workspace URL)"
+        )
+    if runtime.cluster_required and not (settings.cluster_id or runtime.cluster_id):
+        raise UsageError(
+            f"runtime {runtime.name!r} needs a cluster on its machines (valid: pass --cluster-id ID)"
+        )
+    if settings.dry_run:
+        return
+    if not settings.paperspace.api_key:
+        raise UsageError("PAPERSPACE_API_KEY is not set (valid: an API key of the Gradient team)")
+    if not settings.paperspace.project_id:
+        raise UsageError(
+            "--project-id is not set (valid: a Gradient project id, or $PAPERSPACE_PROJECT_ID)"
+        )
+
+
+def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
+    if settings.provider == "gradient":
+        from ..providers.gradient import GradientProvider
+
+        return GradientProvider(
+            settings.paperspace, dry_run=settings.dry_run, backoff_s=settings.retry_backoff_s
+        )
+    from ..providers.local import LocalProvider
+
+    return LocalProvider(base_env=settings.env, matrices_root=catalogue.root)
+
+
+def _write(out: Path, result: RunResult, outcomes: Sequence[Outcome]) -> dict[str, Path]:
+    paths = write_results(out, [result])
+    for outcome in outcomes:
+        write_cell_files(out, outcome.result.machine, outcome.log, outcome.notebooks)
+    return paths
+
+
+def _prepare_out(out: Path) -> None:
+    """The output folder, made before anything is created: results must have somewhere to go."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".grt-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"--out: {str(out)!r} cannot hold the results ({exc.strerror or exc})"
+            " (valid: a folder this user can write)"
+        ) from None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextlib.contextmanager
+def _signals(cancel: threading.Event) -> Iterator[list[int]]:
+    """SIGINT/SIGTERM set `cancel` (the orchestrator then stops every notebook); yields the
+    signals received, so the exit code can be 130/143."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        cancel.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
