@@ -45,8 +45,8 @@ from bench.common import REPO, Series, header, load_catalogue, table
 from bench.corpus import write_corpus
 from gradient_runtime_test.harness.bundle import END, encode_lines
 from gradient_runtime_test.harness.protocol import Keep
-from gradient_runtime_test.jobs import make_job
 from gradient_runtime_test.orchestrate import Job, Orchestrator, options_for
+from gradient_runtime_test.orchestrate.jobs import make_job
 from gradient_runtime_test.plan import Cell
 from gradient_runtime_test.providers.base import Handle, NotebookState
 from gradient_runtime_test.providers.gradient import GradientProvider

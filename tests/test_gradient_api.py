@@ -416,3 +416,20 @@ def test_the_workspace_reaches_the_command(
     fake_paperspace.notebook(handle).wait_for_state("Stopped", "Error")
     assert api.get(handle).state is NotebookState.STOPPED
     assert api.logs(handle).lines == ((1, "from the workspace"),)
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("wording", ["Notebook does not exist", "Notebook not found"])
+def test_stopping_a_notebook_that_is_gone_is_not_an_error(
+    fake_paperspace: FakePaperspace, api: GradientApi, wording: str
+) -> None:
+    from gradient_runtime_test.providers.base import Handle
+    from gradient_runtime_test.providers.gradient import GradientProvider
+    from gradient_runtime_test.settings import PaperspaceSettings
+    from tests.fakes.paperspace import shapes
+
+    provider = GradientProvider(PaperspaceSettings(api_key=FAKE_API_KEY), api=api, retries=0)
+    body = json.dumps(shapes.error_body(wording, 404, "ApplicationError")).encode()
+    fake_paperspace.faults.fail_next("/notebooks/v2/stopNotebook", status=404, body=body)
+    provider.stop(Handle(notebook_id="ngone0001", name="grt: gone"))  # no error
+    assert fake_paperspace.requests_to("stopNotebook")

@@ -45,7 +45,7 @@ def test_shipped_matrices_load() -> None:
     names = {r.name for r in catalogue.runtimes}
     assert len(names) == 12
     assert {"PyTorch 1.12", "TensorFlow 2.9.1", "Paperspace + Fast.AI", "Stable Diffusion"} <= names
-    seed = yaml.safe_load((ROOT.parent / "shared/reference/seed-catalogue.yaml").read_text())
+    seed = yaml.safe_load((ROOT / "tests" / "data" / "seed_machines.yaml").read_text())
     every_seed_machine = {m for family in seed["machine_families"].values() for m in family}
     assert every_seed_machine | {"M4000", "H100"} <= set(catalogue.machines)
     assert catalogue.machines["A6000x4"].count == 4

@@ -42,7 +42,6 @@ def test_plain_lines_outside_actions() -> None:
     actions = Actions(stream, {})
     actions.error("broken", file="m.yaml", line=2)
     actions.warning("careful", title="GitHub")
-    actions.add_mask("secret")
     with actions.group("Launch"):
         actions.info("inside")
     assert stream.getvalue().splitlines() == [
@@ -53,16 +52,15 @@ def test_plain_lines_outside_actions() -> None:
     ]
 
 
-def test_group_and_mask_in_actions() -> None:
+def test_group_in_actions_ends_on_error() -> None:
     stream = io.StringIO()
     actions = Actions(stream, IN_ACTIONS)
     with pytest.raises(RuntimeError), actions.group("PyTorch 1.12\nA4000"):
-        actions.add_mask("line one\nline%two\n")
+        actions.info("line%two")
         raise RuntimeError
     assert stream.getvalue().splitlines() == [
         "::group::PyTorch 1.12%0AA4000",
-        "::add-mask::line one",
-        "::add-mask::line%25two",
+        "line%two",
         "::endgroup::",
     ]
 

@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 
 from gradient_runtime_test.harness.protocol import Keep
-from gradient_runtime_test.jobs import make_job
 from gradient_runtime_test.matrix.load import load_catalogue
 from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
+from gradient_runtime_test.orchestrate.jobs import make_job
 from gradient_runtime_test.plan import Cell
 from gradient_runtime_test.providers.base import Handle, Launch, NotebookState, RunningLimitError
 from gradient_runtime_test.providers.gradient import GradientProvider

@@ -233,8 +233,8 @@ def test_rendered_summary_has_no_injected_html(name: str) -> None:
     assert "<b>Fake</b>" not in html
 
 
-@pytest.mark.timeout(20)
-def test_huge_texts_render_quickly_and_bounded() -> None:
+def test_huge_texts_render_bounded() -> None:
+    # How fast they render is measured in bench/render.py, not here.
     huge = ("word " * 40_000 + "\n") * 10  # 2 MB, 10 lines
     cell = CellResult(
         "A" * 5_000,

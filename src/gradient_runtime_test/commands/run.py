@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..errors import UsageError
 from ..harness.bundle import without_frames
-from ..jobs import make_job
 from ..matrix.load import load_catalogue
 from ..matrix.model import Catalogue, Runtime
 from ..matrix.reader import suggest
 from ..orchestrate import Job, Leftover, Orchestrator, Outcome, options_for
+from ..orchestrate.jobs import make_job
 from ..plan import plan
 from ..providers import naming
 from ..providers.base import Provider

@@ -2,7 +2,7 @@
 
 Inside Actions (`GITHUB_ACTIONS=true`) it writes `::command::` lines to the stream and appends to
 the `GITHUB_OUTPUT` / `GITHUB_STEP_SUMMARY` files. Outside, annotations become plain
-`ERROR: ...` lines, masks are dropped, and outputs/summary go to the given paths or nowhere.
+`ERROR: ...` lines, and outputs/summary go to the given paths or nowhere.
 """
 
 from __future__ import annotations
@@ -116,14 +116,6 @@ class Actions:
         title: str | None = None,
     ) -> None:
         self._annotate("notice", message, file, line, title)
-
-    def add_mask(self, value: str) -> None:
-        """Hide a secret in the log; each line of a multi-line value is masked on its own."""
-        if not self.in_actions:
-            return
-        for part in value.splitlines():
-            if part.strip():
-                self._line(f"::add-mask::{escape_data(part)}")
 
     def set_output(self, name: str, value: str) -> None:
         """Set a step output, multi-line safe, with a random delimiter the value cannot contain."""

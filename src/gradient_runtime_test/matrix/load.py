@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import MatrixError
 from . import yamlnodes
-from .model import MACHINE_NAME, SLUG, Accelerator, Catalogue, Machine, Runtime, T
+from .model import MACHINE_NAME, SLUG, Accelerator, Catalogue, Machine, Runtime
 from .reader import Reader, kind_of, short, unknown
 from .runtime import parse_runtime
+
+T = TypeVar("T")
 
 # --- machines.yaml ---------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import enum
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 DEFAULT_COMMAND = (
     "PIP_DISABLE_PIP_VERSION_CHECK=1 jupyter lab --allow-root --ip=0.0.0.0 --no-browser"
@@ -43,9 +43,6 @@ TEST_NAME = re.compile(r"^(checks|notebooks|harness)/\S.*$")
 WORKSPACE_URL = re.compile(r"^(https?|file)://[^\s'\"`$;|&<>\\]+$")
 
 # The same values are valid in a matrix and on the command line (settings.py checks the flags).
-
-
-T = TypeVar("T")
 
 
 class Accelerator(enum.StrEnum):

@@ -10,7 +10,7 @@ import unicodedata
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from . import yamlnodes
 from .model import (
@@ -73,71 +73,39 @@ CHECK_KEYS = ("commands", "imports", "optional_imports", "gradient_cli", "min_fr
 EXPECTED_FAILURE_KEYS = ("machine", "test", "reason")
 
 
+V = TypeVar("V")
+
+
+class _Needed:
+    """Collects whether every required value could be read (problems are in the reader)."""
+
+    def __init__(self) -> None:
+        self.ok = True
+
+    def __call__(self, value: V | None) -> V | None:
+        if value is None:
+            self.ok = False
+        return value
+
+
 def parse_runtime(
     data: Any, reader: Reader, slug: str, machines: Mapping[str, Machine]
 ) -> Runtime | None:
     top = reader.mapping(data, (), RUNTIME_KEYS, required=("name", "container", "machines"))
     if top is None:
         return None
-    ok = True
-
-    def need(value: Any) -> Any:
-        nonlocal ok
-        if value is None:
-            ok = False
-        return value
-
-    name = (
-        need(reader.string(top.get("name", ""), ("name",), max_len=100)) if "name" in top else None
-    )
-    container = (
-        need(
-            reader.string(
-                top["container"],
-                ("container",),
-                pattern=IMAGE,
-                valid="an image like paperspace/gradient-base:pt112",
-            )
-        )
-        if "container" in top
-        else None
-    )
-    workspace = None
-    if top.get("workspace") is not None:
-        workspace = need(_workspace(top["workspace"], reader))
-    workspace_ref = None
-    if top.get("workspace_ref") is not None:
-        workspace_ref = need(
-            reader.string(
-                top["workspace_ref"],
-                ("workspace_ref",),
-                pattern=REF,
-                valid="a branch, tag or commit",
-            )
-        )
+    need = _Needed()
+    name = need(reader.string(top["name"], ("name",), max_len=100)) if "name" in top else None
+    container = _container(top, reader, need)
+    workspace, workspace_ref = _workspace_fields(top, reader, need)
     machine_names = (
         _machine_list(top.get("machines"), reader, machines) if "machines" in top else ()
     )
     if "machines" in top and not machine_names:
-        ok = False
-    notebooks = _notebooks(top.get("notebooks", []), reader)
+        need.ok = False
     command = DEFAULT_COMMAND
     if "command" in top:
-        command = need(reader.string(top["command"], ("command",), max_len=4000))
-    environment = _environment(top.get("environment", {}), reader)
-    cluster_id = None
-    if top.get("cluster_id") is not None:
-        cluster_id = need(
-            reader.string(
-                str(top["cluster_id"]) if isinstance(top["cluster_id"], int) else top["cluster_id"],
-                ("cluster_id",),
-                pattern=CLUSTER,
-                valid="a cluster id like clg07azjl",
-            )
-        )
-    cluster_required = bool(
-        reader.boolean(top.get("cluster_required", False), ("cluster_required",))
-    )
+        command = need(reader.string(top["command"], ("command",), max_len=4000)) or ""
     shutdown = reader.integer(
         top.get("shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT_H),
         ("shutdown_timeout",),
@@ -145,39 +113,86 @@ def parse_runtime(
         MAX_SHUTDOWN_TIMEOUT_H,
         " hours",
     )
-    checks = _checks(top.get("checks", {}), reader)
-    expected = _expected_failures(top.get("expected_failures", []), reader, machine_names)
-    partner = bool(reader.boolean(top.get("partner", False), ("partner",)))
-    parallel = None
-    if top.get("parallel_notebooks") is not None:
-        parallel = reader.integer(top["parallel_notebooks"], ("parallel_notebooks",), 1, 64, "")
-        if parallel is None:
-            ok = False
-    description = ""
-    if "description" in top:
-        description = reader.string(top["description"], ("description",)) or ""
-    if not ok or name is None or container is None or shutdown is None:
-        return None
-    return Runtime(
-        name=name,
+    runtime = Runtime(
+        name=name or "",
         slug=slug,
-        container=container,
+        container=container or "",
         workspace=workspace,
         workspace_ref=workspace_ref,
         machines=machine_names,
-        notebooks=notebooks,
+        notebooks=_notebooks(top.get("notebooks", []), reader),
         command=command,
-        environment=environment,
-        cluster_id=cluster_id,
-        cluster_required=cluster_required,
-        shutdown_timeout=shutdown,
-        checks=checks,
-        expected_failures=expected,
-        partner=partner,
-        parallel_notebooks=parallel,
-        description=description,
+        environment=_environment(top.get("environment", {}), reader),
+        cluster_id=_cluster_id(top, reader, need),
+        cluster_required=bool(
+            reader.boolean(top.get("cluster_required", False), ("cluster_required",))
+        ),
+        shutdown_timeout=shutdown or DEFAULT_SHUTDOWN_TIMEOUT_H,
+        checks=_checks(top.get("checks", {}), reader),
+        expected_failures=_expected_failures(
+            top.get("expected_failures", []), reader, machine_names
+        ),
+        partner=bool(reader.boolean(top.get("partner", False), ("partner",))),
+        parallel_notebooks=_parallel(top, reader, need),
+        description=(reader.string(top["description"], ("description",)) or "")
+        if "description" in top
+        else "",
         source=reader.display,
     )
+    if not need.ok or name is None or container is None or shutdown is None:
+        return None
+    return runtime
+
+
+def _container(top: Mapping[str, Any], reader: Reader, need: _Needed) -> str | None:
+    if "container" not in top:
+        return None
+    return need(
+        reader.string(
+            top["container"],
+            ("container",),
+            pattern=IMAGE,
+            valid="an image like paperspace/gradient-base:pt112",
+        )
+    )
+
+
+def _workspace_fields(
+    top: Mapping[str, Any], reader: Reader, need: _Needed
+) -> tuple[str | None, str | None]:
+    workspace = ref = None
+    if top.get("workspace") is not None:
+        workspace = need(_workspace(top["workspace"], reader))
+    if top.get("workspace_ref") is not None:
+        ref = need(
+            reader.string(
+                top["workspace_ref"],
+                ("workspace_ref",),
+                pattern=REF,
+                valid="a branch, tag or commit",
+            )
+        )
+    return workspace, ref
+
+
+def _cluster_id(top: Mapping[str, Any], reader: Reader, need: _Needed) -> str | None:
+    value = top.get("cluster_id")
+    if value is None:
+        return None
+    return need(
+        reader.string(
+            str(value) if isinstance(value, int) else value,
+            ("cluster_id",),
+            pattern=CLUSTER,
+            valid="a cluster id like clg07azjl",
+        )
+    )
+
+
+def _parallel(top: Mapping[str, Any], reader: Reader, need: _Needed) -> int | None:
+    if top.get("parallel_notebooks") is None:
+        return None
+    return need(reader.integer(top["parallel_notebooks"], ("parallel_notebooks",), 1, 64, ""))
 
 
 def _workspace(value: Any, reader: Reader) -> str | None:

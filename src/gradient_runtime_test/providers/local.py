@@ -100,9 +100,8 @@ class LocalProvider:
         if ref:
             self._git(["-C", str(dest), "checkout", "--quiet", "--detach", ref])
 
-    @staticmethod
-    def _git(args: list[str]) -> None:
-        env = {"PATH": os.environ.get("PATH", os.defpath), "GIT_TERMINAL_PROMPT": "0"}
+    def _git(self, args: list[str]) -> None:
+        env = {"PATH": self._env["PATH"], "GIT_TERMINAL_PROMPT": "0"}
         try:
             subprocess.run(["git", *args], check=True, capture_output=True, timeout=300, env=env)
         except subprocess.CalledProcessError as exc:

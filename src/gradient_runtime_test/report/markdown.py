@@ -402,7 +402,13 @@ def _fit(text: str, limit: int) -> str:
 
 
 def _cut(text: str, limit: int) -> str:
-    if _width(text) <= limit:
+    """`text` within `limit` columns; reads no further than the cut (texts may be megabytes)."""
+    width = 0
+    for ch in text:
+        width += _char_width(ch)
+        if width > limit:
+            break
+    else:
         return text
     out, width = [], 0
     for ch in text:

@@ -3,12 +3,12 @@ the unique name and the tags. Pure: the one place a cell becomes a `Job`."""
 
 from __future__ import annotations
 
-from .command import notebook_command, notebook_spec
-from .harness.protocol import Keep
-from .orchestrate import Job
-from .plan import Cell
-from .providers import naming
-from .providers.base import Launch, Provider
+from ..command import notebook_command, notebook_spec
+from ..harness.protocol import Keep
+from ..plan import Cell
+from ..providers import naming
+from ..providers.base import Launch, Provider
+from .cells import Job
 
 CHECKS_MARGIN_S = (
     900  # generic checks, kernel start-ups and the bundle, on top of notebook timeouts
