@@ -12,10 +12,13 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .errors import GrtError, MatrixError, UsageError
+
+if TYPE_CHECKING:
+    from .matrix import Runtime
 
 PROVIDERS = ("local", "gradient")
 KEEP = ("never", "failed", "always")
@@ -61,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
         help="git ref to compare machines.yaml with, so only runtimes using a changed machine are planned",
     )
     p.add_argument("--format", choices=("table", "json", "github-matrix"), default="table")
+    p.add_argument(
+        "--check-sources",
+        action="store_true",
+        help="check that each workspace ref, listed notebook and container image exists (exit 1 if not)",
+    )
+    p.add_argument(
+        "--workspace-ref", metavar="REF", help="plan with this ref instead of each matrix's own"
+    )
     p.add_argument(
         "--expected-duration",
         default="30m",
@@ -155,14 +166,43 @@ def cmd_plan(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
         changed_machines=changed_machines,
         matrices_prefix=_repo_relative(root),
     )
+    if args.workspace_ref:
+        runtimes = _with_ref(runtimes, args.workspace_ref)
     the_plan = planning.plan(catalogue, runtimes, args.machine)
+    reports = None
+    if args.check_sources:
+        from .sources.check import SourceSettings, check_runtimes
+
+        reports = check_runtimes(
+            the_plan.runtimes, SourceSettings.from_env(env), matrices_root=root
+        )
     if args.format == "json":
-        print(json.dumps(planning.render_json(the_plan, hours), indent=2), file=out)
+        data = planning.render_json(the_plan, hours)
+        if reports is not None:
+            data["sources"] = [r.to_json() for r in reports]
+        print(json.dumps(data, indent=2), file=out)
     elif args.format == "github-matrix":
         print(json.dumps(planning.render_github_matrix(the_plan)), file=out)
     else:
         print(planning.render_table(the_plan, hours), file=out)
-    return 0
+    if reports is None:
+        return 0
+    from .github.actions import Actions
+    from .sources.report import print_reports
+
+    table = args.format == "table"
+    return print_reports(reports, table=table, out=out, actions=Actions(sys.stderr, env))
+
+
+def _with_ref(runtimes: Sequence[Runtime], ref: str) -> tuple[Runtime, ...]:
+    """--workspace-ref: every planned runtime with a workspace, at `ref`."""
+    import dataclasses
+
+    from .matrix import REF
+
+    if not REF.match(ref):
+        raise UsageError(f"--workspace-ref: {ref!r} is not valid (valid: a branch, tag or commit)")
+    return tuple(dataclasses.replace(r, workspace_ref=ref) if r.workspace else r for r in runtimes)
 
 
 def _repo_relative(root: Path) -> str:
