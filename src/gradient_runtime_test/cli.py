@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
+from .commands import init
 from .errors import GrtError, MatrixError, UsageError
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--comment", action="store_true")
     p.add_argument("--check-run", action="store_true")
     fail_on(p)
+
+    init.add_arguments(sub.add_parser("init", help="write a runtime file from its workspace"))
 
     p = sub.add_parser("sweep", help="end notebooks left behind by a killed run")
     p.add_argument("--older-than", default="0s", metavar="DURATION", help="e.g. 90s, 30m, 6h")
@@ -237,6 +240,7 @@ COMMANDS = {
     "run": cmd_run,
     "report": cmd_report,
     "sweep": cmd_sweep,
+    "init": init.run,
 }
 
 
