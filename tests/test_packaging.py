@@ -4,12 +4,17 @@ installs into a fresh uv tool environment with it (and cannot without it) and ru
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +31,20 @@ def test_overrides_txt_is_the_uv_override_dependencies() -> None:
     expected = pyproject["tool"]["uv"]["override-dependencies"]
     assert _requirements((ROOT / "overrides.txt").read_text()) == expected
     assert len(expected) >= 4
+
+
+@contextlib.contextmanager
+def _serving(folder: Path) -> Iterator[str]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def _uv(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -55,6 +74,20 @@ def test_the_wheel_installs_as_a_uv_tool_with_the_overrides(tmp_path: Path) -> N
     _uv(
         "tool", "install", *python, str(wheel), "--overrides", str(ROOT / "overrides.txt"), env=env
     )  # fmt: skip
+
+    # the README's form: the overrides file read from a URL (here a local server)
+    url_env = env | {"UV_TOOL_DIR": str(tmp_path / "t2"), "UV_TOOL_BIN_DIR": str(tmp_path / "b2")}
+    with _serving(ROOT) as base:
+        _uv(
+            "tool",
+            "install",
+            *python,
+            str(wheel),
+            "--overrides",
+            f"{base}/overrides.txt",
+            env=url_env,
+        )
+    assert (tmp_path / "b2" / "grt").is_file()
 
     grt = tmp_path / "bin" / "grt"
     tool_python = tmp_path / "tools" / "gradient-runtime-test" / "bin" / "python"
