@@ -104,7 +104,6 @@ class Job:
             "RUNNER_OS": "Linux",
             "RUNNER_ARCH": "X64",
             "GRT_POLL_INTERVAL": "0.1",
-            "GRT_DOCKER_HUB_URL": "http://127.0.0.1:9",  # nothing listens: the image check warns
             **self.extra_env,
         }
 
