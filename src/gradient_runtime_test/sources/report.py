@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Protocol, TextIO
 
-from ..github.actions import Actions
 from .check import Level, SourceReport
 from .registry import ImageStatus
+
+
+class Annotator(Protocol):
+    """Where findings go: `github.actions.Actions` (annotations in Actions, plain lines outside)."""
+
+    def error(self, message: str, *, file: str | None = None) -> None: ...
+    def warning(self, message: str, *, file: str | None = None) -> None: ...
+    def info(self, message: str) -> None: ...
 
 
 def render_table(reports: Sequence[SourceReport]) -> str:
@@ -51,7 +58,7 @@ def summary(reports: Sequence[SourceReport]) -> str:
     return f"Sources: {', '.join(parts)} ({checked} checked)."
 
 
-def annotate(reports: Sequence[SourceReport], actions: Actions) -> None:
+def annotate(reports: Sequence[SourceReport], actions: Annotator) -> None:
     """One line (an annotation in GitHub Actions) per finding, naming the matrix file."""
     for report in reports:
         for finding in report.findings:
@@ -64,7 +71,7 @@ def exit_code(reports: Sequence[SourceReport]) -> int:
 
 
 def print_reports(
-    reports: Sequence[SourceReport], *, table: bool, out: TextIO, actions: Actions
+    reports: Sequence[SourceReport], *, table: bool, out: TextIO, actions: Annotator
 ) -> int:
     """The table (when asked) on `out`; findings and the summary through `actions` (stderr in the
     CLI, so `--format json` output stays one JSON document); the exit code."""
