@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from .. import plan as planning
 from ..durations import parse_duration
+from ..errors import UsageError
 from ..matrix.load import load_catalogue
+from ..matrix.model import REF, Runtime
 from ..settings import matrices_dir
 from .arguments import add_matrices
 
@@ -38,6 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("table", "json", "github-matrix"), default="table")
     parser.add_argument(
+        "--check-sources",
+        action="store_true",
+        help="check that each workspace ref, listed notebook and container image exists (exit 1 if not)",
+    )
+    parser.add_argument(
+        "--workspace-ref", metavar="REF", help="plan with this ref instead of each matrix's own"
+    )
+    parser.add_argument(
         "--expected-duration",
         default="30m",
         metavar="DURATION",
@@ -64,14 +76,39 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         changed_machines=changed_machines,
         matrices_prefix=_repo_relative(root),
     )
+    if args.workspace_ref:
+        runtimes = _with_ref(runtimes, args.workspace_ref)
     the_plan = planning.plan(catalogue, runtimes, args.machine)
+    reports = None
+    if args.check_sources:
+        from ..sources.check import SourceSettings, check_runtimes
+
+        reports = check_runtimes(
+            the_plan.runtimes, SourceSettings.from_env(env), matrices_root=root
+        )
     if args.format == "json":
-        print(json.dumps(planning.render_json(the_plan, hours), indent=2), file=out)
+        data = planning.render_json(the_plan, hours)
+        if reports is not None:
+            data["sources"] = [r.to_json() for r in reports]
+        print(json.dumps(data, indent=2), file=out)
     elif args.format == "github-matrix":
         print(json.dumps(planning.render_github_matrix(the_plan)), file=out)
     else:
         print(planning.render_table(the_plan, hours), file=out)
-    return 0
+    if reports is None:
+        return 0
+    from ..github.actions import Actions
+    from ..sources.report import print_reports
+
+    table = args.format == "table"
+    return print_reports(reports, table=table, out=out, actions=Actions(sys.stderr, env))
+
+
+def _with_ref(runtimes: Sequence[Runtime], ref: str) -> tuple[Runtime, ...]:
+    """--workspace-ref: every planned runtime with a workspace, at `ref`."""
+    if not REF.match(ref):
+        raise UsageError(f"--workspace-ref: {ref!r} is not valid (valid: a branch, tag or commit)")
+    return tuple(dataclasses.replace(r, workspace_ref=ref) if r.workspace else r for r in runtimes)
 
 
 def _repo_relative(root: Path) -> str:
