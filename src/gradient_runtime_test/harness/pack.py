@@ -45,13 +45,3 @@ def build_pyz(transform: Optional[Callable[[bytes], bytes]] = None) -> bytes:
             info.external_attr = 0o644 << 16
             archive.writestr(info, data, compresslevel=9)
     return buffer.getvalue()
-
-
-def write_pyz(path: str) -> str:
-    """Write the zipapp to ``path`` (atomically); returns ``path``."""
-    data = build_pyz()
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-    return path
