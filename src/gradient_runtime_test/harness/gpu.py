@@ -10,13 +10,14 @@ if its output cannot be read it is skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .model import Recorder, Result, Status, Stopwatch
+from .model import Recorder, Stopwatch
 from .proc import CommandResult, run_command, which
-from .spec import Accelerator, Machine
+from .protocol import Accelerator, Machine, Result, Status
 
 QUERY = [
     "nvidia-smi",
@@ -28,11 +29,11 @@ MEMORY_TOLERANCE = 0.10  # a "16 GB" card reports 16376 MiB; 10% also covers ECC
 QUIET_LINKS = ("NV", "PIX", "PXB", "PHB", "NODE")
 
 
+@dataclasses.dataclass(frozen=True)
 class Gpu:
-    def __init__(self, name: str, memory_mib: Optional[int], driver: str) -> None:
-        self.name = name
-        self.memory_mib = memory_mib
-        self.driver = driver
+    name: str
+    memory_mib: Optional[int]
+    driver: str
 
 
 def parse_query(text: str) -> List[Gpu]:

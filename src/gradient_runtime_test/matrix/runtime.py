@@ -12,29 +12,34 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from ..harness.protocol import (
+    CELL_TIMEOUT_S,
+    COMMAND,
+    IDENTIFIER,
+    KERNEL,
+    MAX_PARALLEL,
+    MODULE,
+    NOTEBOOK_TIMEOUT_S,
+    Checks,
+    NotebookEntry,
+    field_names,
+)
 from . import yamlnodes
 from .model import (
     CLUSTER,
-    COMMAND_NAME,
-    DEFAULT_CELL_TIMEOUT_S,
     DEFAULT_COMMAND,
-    DEFAULT_NOTEBOOK_TIMEOUT_S,
     DEFAULT_SHUTDOWN_TIMEOUT_H,
     ENV_NAME,
-    IDENT,
     IMAGE,
     MACHINE_NAME,
     MAX_SHUTDOWN_TIMEOUT_H,
     MAX_TIMEOUT_S,
-    MODULE,
     REF,
     RESERVED_ENV,
     TEST_NAME,
     WORKSPACE_URL,
-    Checks,
     ExpectedFailure,
     Machine,
-    NotebookSpec,
     Runtime,
 )
 from .reader import Reader, kind_of, short, unknown
@@ -59,17 +64,8 @@ RUNTIME_KEYS = (
     "partner",
     "parallel_notebooks",
 )
-NOTEBOOK_KEYS = (
-    "path",
-    "timeout",
-    "cell_timeout",
-    "rerun",
-    "skip",
-    "parameters",
-    "check_exit_codes",
-    "kernel",
-)
-CHECK_KEYS = ("commands", "imports", "optional_imports", "gradient_cli", "min_free_disk_gb")
+NOTEBOOK_KEYS = field_names(NotebookEntry)
+CHECK_KEYS = field_names(Checks)
 EXPECTED_FAILURE_KEYS = ("machine", "test", "reason")
 
 
@@ -150,7 +146,9 @@ def parse_runtime(
     partner = bool(reader.boolean(top.get("partner", False), ("partner",)))
     parallel = None
     if top.get("parallel_notebooks") is not None:
-        parallel = reader.integer(top["parallel_notebooks"], ("parallel_notebooks",), 1, 64, "")
+        parallel = reader.integer(
+            top["parallel_notebooks"], ("parallel_notebooks",), 1, MAX_PARALLEL, ""
+        )
         if parallel is None:
             ok = False
     description = ""
@@ -208,11 +206,11 @@ def _machine_list(value: Any, reader: Reader, machines: Mapping[str, Machine]) -
     return tuple(out)
 
 
-def _notebooks(value: Any, reader: Reader) -> tuple[NotebookSpec, ...]:
+def _notebooks(value: Any, reader: Reader) -> tuple[NotebookEntry, ...]:
     if not isinstance(value, list):
         reader.problem(("notebooks",), f"must be a list, not {kind_of(value)}")
         return ()
-    out: list[NotebookSpec] = []
+    out: list[NotebookEntry] = []
     seen: set[str] = set()
     for i, item in enumerate(value):
         path: yamlnodes.Path_ = ("notebooks", i)
@@ -268,17 +266,17 @@ def _notebook_path(value: Any, path: yamlnodes.Path_, reader: Reader) -> str | N
 
 def _notebook_options(
     entry: Mapping[str, Any], path: yamlnodes.Path_, reader: Reader
-) -> NotebookSpec | None:
+) -> NotebookEntry | None:
     before = len(reader.problems)
     timeout = reader.integer(
-        entry.get("timeout", DEFAULT_NOTEBOOK_TIMEOUT_S),
+        entry.get("timeout", NOTEBOOK_TIMEOUT_S),
         (*path, "timeout"),
         1,
         MAX_TIMEOUT_S,
         " seconds",
     )
     cell_timeout = reader.integer(
-        entry.get("cell_timeout", min(DEFAULT_CELL_TIMEOUT_S, timeout or DEFAULT_CELL_TIMEOUT_S)),
+        entry.get("cell_timeout", min(CELL_TIMEOUT_S, timeout or CELL_TIMEOUT_S)),
         (*path, "cell_timeout"),
         1,
         MAX_TIMEOUT_S,
@@ -301,7 +299,7 @@ def _notebook_options(
         kernel = reader.string(
             entry["kernel"],
             (*path, "kernel"),
-            pattern=re.compile(r"^[A-Za-z0-9._-]+$"),
+            pattern=KERNEL,
             valid="a kernelspec name like python3",
         )
     parameters: dict[str, Any] = {}
@@ -312,7 +310,7 @@ def _notebook_options(
             list(entry["parameters"]) if isinstance(entry["parameters"], dict) else (),
         )
         for key, value in (raw or {}).items():
-            if not IDENT.match(key):
+            if not IDENTIFIER.match(key):
                 reader.problem(
                     (*path, "parameters", key),
                     f"{short(key)} is not a Python identifier (valid: letters, digits, _)",
@@ -336,10 +334,10 @@ def _notebook_options(
                 parameters[key] = value
     if len(reader.problems) != before:
         return None
-    return NotebookSpec(
+    return NotebookEntry(
         path="",
-        timeout=timeout or DEFAULT_NOTEBOOK_TIMEOUT_S,
-        cell_timeout=cell_timeout or DEFAULT_CELL_TIMEOUT_S,
+        timeout=timeout or NOTEBOOK_TIMEOUT_S,
+        cell_timeout=cell_timeout or CELL_TIMEOUT_S,
         rerun=bool(rerun),
         skip=skip,
         parameters=parameters,
@@ -407,7 +405,7 @@ def _checks(value: Any, reader: Reader) -> Checks:
         commands=reader.string_list(
             entry.get("commands", []),
             ("checks", "commands"),
-            COMMAND_NAME,
+            COMMAND,
             "command names like git",
         ),
         imports=reader.string_list(
