@@ -8,7 +8,7 @@ import math
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -27,7 +27,6 @@ from ..harness.protocol import (
 from . import yamlnodes
 from .model import (
     CLUSTER,
-    DEFAULT_COMMAND,
     DEFAULT_SHUTDOWN_TIMEOUT_H,
     ENV_NAME,
     IMAGE,
@@ -72,68 +71,71 @@ EXPECTED_FAILURE_KEYS = ("machine", "test", "reason")
 def parse_runtime(
     data: Any, reader: Reader, slug: str, machines: Mapping[str, Machine]
 ) -> Runtime | None:
+    """The runtime in one file, or None when it is unusable (the reasons are in ``reader``)."""
     top = reader.mapping(data, (), RUNTIME_KEYS, required=("name", "container", "machines"))
     if top is None:
         return None
-    ok = True
-
-    def need(value: Any) -> Any:
-        nonlocal ok
-        if value is None:
-            ok = False
-        return value
-
-    name = (
-        need(reader.string(top.get("name", ""), ("name",), max_len=100)) if "name" in top else None
-    )
-    container = (
-        need(
-            reader.string(
-                top["container"],
-                ("container",),
-                pattern=IMAGE,
-                valid="an image like paperspace/gradient-base:pt112",
-            )
-        )
-        if "container" in top
-        else None
-    )
-    workspace = None
-    if top.get("workspace") is not None:
-        workspace = need(_workspace(top["workspace"], reader))
-    workspace_ref = None
-    if top.get("workspace_ref") is not None:
-        workspace_ref = need(
-            reader.string(
-                top["workspace_ref"],
-                ("workspace_ref",),
-                pattern=REF,
-                valid="a branch, tag or commit",
-            )
-        )
+    texts = _texts(top, reader)
+    options = _options(top, reader)
     machine_names = (
         _machine_list(top.get("machines"), reader, machines) if "machines" in top else ()
     )
-    if "machines" in top and not machine_names:
-        ok = False
     notebooks = _notebooks(top.get("notebooks", []), reader)
-    command = DEFAULT_COMMAND
-    if "command" in top:
-        command = need(reader.string(top["command"], ("command",), max_len=4000))
     environment = _environment(top.get("environment", {}), reader)
-    cluster_id = None
-    if top.get("cluster_id") is not None:
-        cluster_id = need(
-            reader.string(
-                str(top["cluster_id"]) if isinstance(top["cluster_id"], int) else top["cluster_id"],
-                ("cluster_id",),
-                pattern=CLUSTER,
-                valid="a cluster id like clg07azjl",
-            )
-        )
-    cluster_required = bool(
-        reader.boolean(top.get("cluster_required", False), ("cluster_required",))
+    checks = _checks(top.get("checks", {}), reader)
+    expected = _expected_failures(top.get("expected_failures", []), reader, machine_names)
+    if texts is None or options is None or ("machines" in top and not machine_names):
+        return None
+    return Runtime(
+        slug=slug,
+        machines=machine_names,
+        notebooks=notebooks,
+        environment=environment,
+        checks=checks,
+        expected_failures=expected,
+        source=reader.display,
+        **texts,
+        **options,
     )
+
+
+def _texts(top: Mapping[str, Any], reader: Reader) -> dict[str, Any] | None:
+    """The runtime's single values that may be absent (then the `Runtime` default, or None); None
+    when one of them is invalid, or the name or container is missing."""
+    read: dict[str, Callable[[Any], Any]] = {
+        "name": lambda v: reader.string(v, ("name",), max_len=100),
+        "container": lambda v: reader.string(
+            v, ("container",), pattern=IMAGE, valid="an image like paperspace/gradient-base:pt112"
+        ),
+        "command": lambda v: reader.string(v, ("command",), max_len=4000),
+        "workspace": lambda v: _workspace(v, reader),
+        "workspace_ref": lambda v: reader.string(
+            v, ("workspace_ref",), pattern=REF, valid="a branch, tag or commit"
+        ),
+        "cluster_id": lambda v: reader.string(
+            str(v) if isinstance(v, int) else v,
+            ("cluster_id",),
+            pattern=CLUSTER,
+            valid="a cluster id like clg07azjl",
+        ),
+        "parallel_notebooks": lambda v: reader.integer(
+            v, ("parallel_notebooks",), 1, MAX_PARALLEL, ""
+        ),
+    }
+    nullable = ("workspace", "workspace_ref", "cluster_id", "parallel_notebooks")
+    values = {
+        key: read_value(top[key])
+        for key, read_value in read.items()
+        if key in top and not (key in nullable and top[key] is None)
+    }
+    if any(v is None for v in values.values()) or not {"name", "container"} <= set(values):
+        return None
+    return {"workspace": None, "workspace_ref": None, **values}
+
+
+def _options(top: Mapping[str, Any], reader: Reader) -> dict[str, Any] | None:
+    """The runtime's single values that always have one; None when the shutdown timeout is
+    invalid."""
     shutdown = reader.integer(
         top.get("shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT_H),
         ("shutdown_timeout",),
@@ -141,41 +143,19 @@ def parse_runtime(
         MAX_SHUTDOWN_TIMEOUT_H,
         " hours",
     )
-    checks = _checks(top.get("checks", {}), reader)
-    expected = _expected_failures(top.get("expected_failures", []), reader, machine_names)
-    partner = bool(reader.boolean(top.get("partner", False), ("partner",)))
-    parallel = None
-    if top.get("parallel_notebooks") is not None:
-        parallel = reader.integer(
-            top["parallel_notebooks"], ("parallel_notebooks",), 1, MAX_PARALLEL, ""
-        )
-        if parallel is None:
-            ok = False
+    cluster_required = reader.boolean(top.get("cluster_required", False), ("cluster_required",))
+    partner = reader.boolean(top.get("partner", False), ("partner",))
     description = ""
     if "description" in top:
         description = reader.string(top["description"], ("description",)) or ""
-    if not ok or name is None or container is None or shutdown is None:
+    if shutdown is None:
         return None
-    return Runtime(
-        name=name,
-        slug=slug,
-        container=container,
-        workspace=workspace,
-        workspace_ref=workspace_ref,
-        machines=machine_names,
-        notebooks=notebooks,
-        command=command,
-        environment=environment,
-        cluster_id=cluster_id,
-        cluster_required=cluster_required,
-        shutdown_timeout=shutdown,
-        checks=checks,
-        expected_failures=expected,
-        partner=partner,
-        parallel_notebooks=parallel,
-        description=description,
-        source=reader.display,
-    )
+    return {
+        "shutdown_timeout": shutdown,
+        "cluster_required": bool(cluster_required),
+        "partner": bool(partner),
+        "description": description,
+    }
 
 
 def _workspace(value: Any, reader: Reader) -> str | None:
@@ -267,26 +247,9 @@ def _notebook_path(value: Any, path: yamlnodes.Path_, reader: Reader) -> str | N
 def _notebook_options(
     entry: Mapping[str, Any], path: yamlnodes.Path_, reader: Reader
 ) -> NotebookEntry | None:
+    """The entry's options (its path aside), or None when one of them is invalid."""
     before = len(reader.problems)
-    timeout = reader.integer(
-        entry.get("timeout", NOTEBOOK_TIMEOUT_S),
-        (*path, "timeout"),
-        1,
-        MAX_TIMEOUT_S,
-        " seconds",
-    )
-    cell_timeout = reader.integer(
-        entry.get("cell_timeout", min(CELL_TIMEOUT_S, timeout or CELL_TIMEOUT_S)),
-        (*path, "cell_timeout"),
-        1,
-        MAX_TIMEOUT_S,
-        " seconds",
-    )
-    if timeout and cell_timeout and cell_timeout > timeout:
-        reader.problem(
-            (*path, "cell_timeout"),
-            f"{cell_timeout} is longer than the notebook's timeout {timeout} (valid: at most {timeout})",
-        )
+    timeout, cell_timeout = _timeouts(entry, path, reader)
     rerun = reader.boolean(entry.get("rerun", False), (*path, "rerun"))
     skip = None
     if entry.get("skip") is not None:
@@ -302,36 +265,7 @@ def _notebook_options(
             pattern=KERNEL,
             valid="a kernelspec name like python3",
         )
-    parameters: dict[str, Any] = {}
-    if "parameters" in entry:
-        raw = reader.mapping(
-            entry["parameters"],
-            (*path, "parameters"),
-            list(entry["parameters"]) if isinstance(entry["parameters"], dict) else (),
-        )
-        for key, value in (raw or {}).items():
-            if not IDENTIFIER.match(key):
-                reader.problem(
-                    (*path, "parameters", key),
-                    f"{short(key)} is not a Python identifier (valid: letters, digits, _)",
-                )
-            elif keyword.iskeyword(key):
-                reader.problem(
-                    (*path, "parameters", key),
-                    f"{short(key)} is a Python keyword (valid: a name a value can be assigned to)",
-                )
-            elif not _finite(value):
-                reader.problem(
-                    (*path, "parameters", key),
-                    "holds .nan or .inf (valid: finite numbers; a parameter is written as Python code)",
-                )
-            elif not _json_like(value):
-                reader.problem(
-                    (*path, "parameters", key),
-                    f"value {kind_of(value)} is not supported (valid: string, number, boolean, null, list, mapping)",
-                )
-            else:
-                parameters[key] = value
+    parameters = _parameters(entry["parameters"], path, reader) if "parameters" in entry else {}
     if len(reader.problems) != before:
         return None
     return NotebookEntry(
@@ -344,6 +278,55 @@ def _notebook_options(
         check_exit_codes=bool(check_exit),
         kernel=kernel,
     )
+
+
+def _timeouts(
+    entry: Mapping[str, Any], path: yamlnodes.Path_, reader: Reader
+) -> tuple[int | None, int | None]:
+    """The whole-notebook and per-cell limits (a cell's never longer than its notebook's)."""
+    timeout = reader.integer(
+        entry.get("timeout", NOTEBOOK_TIMEOUT_S), (*path, "timeout"), 1, MAX_TIMEOUT_S, " seconds"
+    )
+    cell_timeout = reader.integer(
+        entry.get("cell_timeout", min(CELL_TIMEOUT_S, timeout or CELL_TIMEOUT_S)),
+        (*path, "cell_timeout"),
+        1,
+        MAX_TIMEOUT_S,
+        " seconds",
+    )
+    if timeout and cell_timeout and cell_timeout > timeout:
+        reader.problem(
+            (*path, "cell_timeout"),
+            f"{cell_timeout} is longer than the notebook's timeout {timeout} (valid: at most {timeout})",
+        )
+    return timeout, cell_timeout
+
+
+def _parameters(value: Any, path: yamlnodes.Path_, reader: Reader) -> dict[str, Any]:
+    """The entry's parameters: each a Python name bound to a finite, JSON-like value."""
+    where: yamlnodes.Path_ = (*path, "parameters")
+    raw = reader.mapping(value, where, list(value) if isinstance(value, dict) else ())
+    parameters: dict[str, Any] = {}
+    for key, item in (raw or {}).items():
+        problem = _parameter_problem(key, item)
+        if problem:
+            reader.problem((*where, key), problem)
+        else:
+            parameters[key] = item
+    return parameters
+
+
+def _parameter_problem(key: str, value: Any) -> str:
+    """What is wrong with one parameter ("" when nothing is)."""
+    if not IDENTIFIER.match(key):
+        return f"{short(key)} is not a Python identifier (valid: letters, digits, _)"
+    if keyword.iskeyword(key):
+        return f"{short(key)} is a Python keyword (valid: a name a value can be assigned to)"
+    if not _finite(value):
+        return "holds .nan or .inf (valid: finite numbers; a parameter is written as Python code)"
+    if not _json_like(value):
+        return f"value {kind_of(value)} is not supported (valid: string, number, boolean, null, list, mapping)"
+    return ""
 
 
 def _finite(value: Any) -> bool:
