@@ -247,37 +247,30 @@ def _notebook_path(value: Any, path: yamlnodes.Path_, reader: Reader) -> str | N
 def _notebook_options(
     entry: Mapping[str, Any], path: yamlnodes.Path_, reader: Reader
 ) -> NotebookEntry | None:
-    """The entry's options (its path aside), or None when one of them is invalid."""
+    """The entry's options (its path aside; absent ones keep the protocol's defaults), or None
+    when one of them is invalid."""
     before = len(reader.problems)
     timeout, cell_timeout = _timeouts(entry, path, reader)
-    rerun = reader.boolean(entry.get("rerun", False), (*path, "rerun"))
-    skip = None
+    options: dict[str, Any] = {"timeout": timeout, "cell_timeout": cell_timeout}
+    for flag in ("rerun", "check_exit_codes"):
+        if flag in entry:
+            options[flag] = reader.boolean(entry[flag], (*path, flag))
     if entry.get("skip") is not None:
-        skip = reader.string(
+        options["skip"] = reader.string(
             entry["skip"], (*path, "skip"), valid="the reason the notebook is skipped"
         )
-    check_exit = reader.boolean(entry.get("check_exit_codes", True), (*path, "check_exit_codes"))
-    kernel = None
     if entry.get("kernel") is not None:
-        kernel = reader.string(
+        options["kernel"] = reader.string(
             entry["kernel"],
             (*path, "kernel"),
             pattern=KERNEL,
             valid="a kernelspec name like python3",
         )
-    parameters = _parameters(entry["parameters"], path, reader) if "parameters" in entry else {}
+    if "parameters" in entry:
+        options["parameters"] = _parameters(entry["parameters"], path, reader)
     if len(reader.problems) != before:
         return None
-    return NotebookEntry(
-        path="",
-        timeout=timeout or NOTEBOOK_TIMEOUT_S,
-        cell_timeout=cell_timeout or CELL_TIMEOUT_S,
-        rerun=bool(rerun),
-        skip=skip,
-        parameters=parameters,
-        check_exit_codes=bool(check_exit),
-        kernel=kernel,
-    )
+    return NotebookEntry(path="", **options)
 
 
 def _timeouts(
@@ -381,36 +374,30 @@ def _environment(value: Any, reader: Reader) -> dict[str, str]:
 
 
 def _checks(value: Any, reader: Reader) -> Checks:
+    """The runtime's generic checks (absent ones keep the protocol's defaults)."""
     entry = reader.mapping(value, ("checks",), CHECK_KEYS)
     if entry is None:
         return Checks()
-    return Checks(
-        commands=reader.string_list(
-            entry.get("commands", []),
-            ("checks", "commands"),
-            COMMAND,
-            "command names like git",
-        ),
-        imports=reader.string_list(
-            entry.get("imports", []),
-            ("checks", "imports"),
-            MODULE,
-            "module names like numpy or torch.cuda",
-        ),
-        optional_imports=reader.string_list(
-            entry.get("optional_imports", []),
-            ("checks", "optional_imports"),
-            MODULE,
-            "module names like gradient",
-        ),
-        gradient_cli=bool(
-            reader.boolean(entry.get("gradient_cli", False), ("checks", "gradient_cli"))
-        ),
-        min_free_disk_gb=reader.number(
-            entry.get("min_free_disk_gb", 1.0), ("checks", "min_free_disk_gb"), 0, 100_000
+    lists = {
+        "commands": (COMMAND, "command names like git"),
+        "imports": (MODULE, "module names like numpy or torch.cuda"),
+        "optional_imports": (MODULE, "module names like gradient"),
+    }
+    checks: dict[str, Any] = {
+        key: reader.string_list(entry[key], ("checks", key), pattern, valid)
+        for key, (pattern, valid) in lists.items()
+        if key in entry
+    }
+    if "gradient_cli" in entry:
+        checks["gradient_cli"] = bool(
+            reader.boolean(entry["gradient_cli"], ("checks", "gradient_cli"))
         )
-        or 0.0,
-    )
+    if "min_free_disk_gb" in entry:
+        checks["min_free_disk_gb"] = (
+            reader.number(entry["min_free_disk_gb"], ("checks", "min_free_disk_gb"), 0, 100_000)
+            or 0.0
+        )
+    return Checks(**checks)
 
 
 def _expected_failures(
