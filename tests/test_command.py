@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 import zipfile
+import zlib
 from io import BytesIO
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from gradient_runtime_test.command import (
     MAX_COMMAND_CHARS,
     harness_archive,
+    harness_payload,
     minify,
     notebook_command,
     notebook_spec,
@@ -68,11 +70,12 @@ def test_command_stays_small() -> None:
     command = notebook_command(spec, "jupyter lab")
     assert len(command) < 48_000 < MAX_COMMAND_CHARS  # well under one argument's 128 KiB limit
     raw = sum(len(v) for v in pack.harness_sources().values())
-    assert len(harness_archive()) < raw / 3
+    assert len(base64.b64decode(harness_payload())) < raw / 4
+    assert zlib.decompress(base64.b64decode(harness_payload())) == harness_archive()
 
 
 def test_archive_is_reproducible_and_minified() -> None:
-    assert harness_archive() == pack.build_pyz(minify)
+    assert harness_archive() == pack.build_pyz(minify, compress=False)
     names = zipfile.ZipFile(BytesIO(harness_archive())).namelist()
     assert (
         "__main__.py" in names
