@@ -38,6 +38,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.carried import carried_spec
 from tests.fakes.paperspace import FakeNotebook, FakePaperspace, Faults
 from tests.fakes.paperspace.transport import HttpServer
 
@@ -85,7 +86,7 @@ def replay(notebook: FakeNotebook, run_s: float = RUN_S) -> str:
         ],
         "notebooks": {},
     }
-    bundle = encode_lines(payload, bundle_id)
+    bundle = encode_lines(payload, bundle_id, carried_spec(notebook.spec.command or "")["nonce"])
     lines = round(run_s / LINE_S)
     filler = ["[I ServerApp] Jupyter Server is running"] + [
         "grt-harness: working" for _ in range(lines - len(bundle) - 1)

@@ -115,7 +115,10 @@ class FakeProvider:
         pass
 
 
-def bundle(bundle_id: str, tests: list[dict[str, Any]]) -> list[str]:
+NONCE = "n0nce-of-every-test-cell"
+
+
+def bundle(bundle_id: str, tests: list[dict[str, Any]], nonce: str = NONCE) -> list[str]:
     payload = {
         "schema": 1,
         "bundle_id": bundle_id,
@@ -123,7 +126,7 @@ def bundle(bundle_id: str, tests: list[dict[str, Any]]) -> list[str]:
         "environment": {"gpus": ["X"]},
         "notebooks": {"a.ipynb": {"cells": []}},
     }
-    return encode_lines(payload, bundle_id)
+    return encode_lines(payload, bundle_id, nonce)
 
 
 def job(
@@ -147,6 +150,7 @@ def job(
         bundle_id=f"b{machine.lower()}",
         run_timeout_s=run_timeout,
         expected_failures=expected,
+        nonce=NONCE,
     )
 
 

@@ -26,12 +26,13 @@ from pathlib import Path
 
 import pytest
 
+from gradient_runtime_test.harness.pack import BOOTSTRAP
+from tests.carried import carried_spec
 from tests.fakes.github import FakeGitHub
 from tests.fakes.paperspace import FakePaperspace
 from tests.github.helpers import HEAD, PR
 from tests.hardening.helpers import (
     REPO,
-    SPEC_ARG,
     WORKSPACE_URL,
     Result,
     grt,
@@ -103,10 +104,10 @@ class Canaries:
                 look(f"notebook {nb.handle} command", spec.command or "")
                 look(f"notebook {nb.handle} executed command", nb.executed_command or "")
                 look(f"notebook {nb.handle} log", nb.log_text())
-                for encoded in SPEC_ARG.findall(spec.command or ""):
+                if spec.command and BOOTSTRAP in spec.command:
                     look(
                         f"notebook {nb.handle} harness spec",
-                        base64.b64decode(encoded).decode(errors="replace"),
+                        json.dumps(carried_spec(spec.command), ensure_ascii=False),
                     )
         for hub in self.github:
             for sent in hub.requests():  # its `token` is the Authorization header

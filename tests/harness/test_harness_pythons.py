@@ -75,14 +75,14 @@ def test_gpu_checks_and_cuda_probe_on_3_9(run_named: Callable[[str], HarnessRun]
 
 
 @pytest.mark.kernel
-def test_end_pid_kept_when_keep_is_always(harness_runs: Runs) -> None:
+def test_end_tree_kept_when_keep_is_always(harness_runs: Runs) -> None:
     harness_runs.get("3.8")
     assert harness_runs.sleepers["3.8"].poll() is None
-    assert "keeping process" in harness_runs.get("3.8").stderr
+    assert "keeping the notebook running" in harness_runs.get("3.8").stderr
 
 
 @pytest.mark.kernel
-def test_end_pid_kept_when_keep_is_failed_and_a_test_failed(harness_runs: Runs) -> None:
+def test_end_tree_kept_when_keep_is_failed_and_a_test_failed(harness_runs: Runs) -> None:
     harness_runs.get("3.9")
     assert harness_runs.sleepers["3.9"].poll() is None
 
@@ -143,7 +143,8 @@ def test_vermin_says_python_3_8() -> None:
 def test_zipapp_is_small_and_reproducible() -> None:
     data = build_pyz()
     assert data == build_pyz()
-    assert len(base64.b64encode(data)) < 64_000  # it travels inside the notebook command
+    # the notebook command carries it minified and compressed as one stream (tests/test_command.py)
+    assert len(base64.b64encode(data)) < 72_000
 
 
 def test_harness_imports_nothing_from_the_rest_of_the_package() -> None:

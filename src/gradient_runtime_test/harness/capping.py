@@ -15,7 +15,7 @@ import dataclasses
 import json
 from typing import Any, Dict, List, MutableMapping, Tuple
 
-from .bundle import encoded_chars
+from .bundle import fits
 
 BRAND = "gradient-runtime-test"
 
@@ -151,8 +151,9 @@ def _strip_outputs(nb: MutableMapping[str, Any]) -> None:
 
 
 def fit_bundle(payload: Dict[str, Any], bundle_chars: int) -> None:
-    """Shrink ``payload`` in place until it encodes to at most ``bundle_chars`` characters."""
-    if encoded_chars(payload) <= bundle_chars:
+    """Shrink ``payload`` in place until it encodes to at most ``bundle_chars`` characters and
+    stays within the caps every reader applies (``bundle.fits``)."""
+    if fits(payload, bundle_chars):
         return
     notes = payload.setdefault("notes", [])
     notebooks = payload.get("notebooks", {})
@@ -160,12 +161,12 @@ def fit_bundle(payload: Dict[str, Any], bundle_chars: int) -> None:
     for key in by_size:
         _strip_outputs(notebooks[key])
         notes.append("notebooks[%s]: outputs dropped to fit bundle_chars=%d" % (key, bundle_chars))
-        if encoded_chars(payload) <= bundle_chars:
+        if fits(payload, bundle_chars):
             return
     for key in by_size:
         del notebooks[key]
         notes.append("notebooks[%s]: dropped to fit bundle_chars=%d" % (key, bundle_chars))
-        if encoded_chars(payload) <= bundle_chars:
+        if fits(payload, bundle_chars):
             return
     for limit in (4000, 1000, 200):
         for test in payload.get("tests", []):
@@ -173,6 +174,6 @@ def fit_bundle(payload: Dict[str, Any], bundle_chars: int) -> None:
                 if len(test.get(field, "")) > limit:
                     test[field] = cap_text(test[field], limit)
         notes.append("test details shortened to %d characters to fit bundle_chars" % limit)
-        if encoded_chars(payload) <= bundle_chars:
+        if fits(payload, bundle_chars):
             return
     notes.append("payload still over bundle_chars=%d after all cuts" % bundle_chars)

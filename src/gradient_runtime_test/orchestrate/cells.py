@@ -21,6 +21,7 @@ class Job:
     bundle_id: str
     run_timeout_s: float  # from Running to a complete bundle
     expected_failures: tuple[tuple[str, str], ...] = ()
+    nonce: str = ""  # the cell's secret: authenticates its bundle (made by jobs.make_job)
 
 
 @dataclasses.dataclass(frozen=True)
