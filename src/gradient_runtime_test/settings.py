@@ -54,6 +54,7 @@ class RunSettings:
     startup_timeout_s: float
     retry_backoff_s: float
     env: Mapping[str, str] = dataclasses.field(repr=False, default_factory=dict)
+    harness_from: str | None = None  # a URL the notebooks download the harness archive from
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, env: Mapping[str, str]) -> RunSettings:
@@ -108,7 +109,22 @@ class RunSettings:
             startup_timeout_s=startup_s,
             retry_backoff_s=backoff_s,
             env=env,
+            harness_from=_harness_from(getattr(args, "harness_from", None)),
         )
+
+
+_HARNESS_URL = re.compile(r"^https?://[^\s'\"`$;|&<>\\#]+$")
+
+
+def _harness_from(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not _HARNESS_URL.match(url):
+        raise UsageError(
+            f"--harness-from: {url!r} is not valid (valid: an https:// URL of the file"
+            " `grt harness` writes, without spaces, '#' or shell characters)"
+        )
+    return url
 
 
 def matrices_dir(arg: Path | None, env: Mapping[str, str]) -> Path:
