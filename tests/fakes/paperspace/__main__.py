@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--running-limit", type=int, help="team plan's running notebook limit")
     parser.add_argument(
+        "--plain-child",
+        action="store_true",
+        help="run commands as a plain `bash -c` child, not as PID 1 of their own namespace",
+    )
+    parser.add_argument(
         "--repository",
         action="append",
         default=[],
@@ -70,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         log_port=args.log_port,
         metrics_port=args.metrics_port,
+        pid1=not args.plain_child,
     )
     fake.repositories.update(repositories)
     done = threading.Event()
