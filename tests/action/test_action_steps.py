@@ -71,8 +71,11 @@ def test_run_on_a_pull_request_comments_and_sets_outputs(
     assert prep.outputs["artifact-name"] == "grt-results-Example"
     assert prep.outputs["workspace-ref"] == ""  # this repository is not Example's workspace
     assert f"::add-mask::{API_KEY}" in prep.stdout
-    grt = run.step("grt")
-    assert "+ grt run --matrices examples/matrices --runtime Example --provider local" in grt.stdout
+    local = run.step("local")  # the notebooks ran on this runner, in a step without any secret
+    assert "+ grt run --matrices examples/matrices --runtime Example --provider local" in local.stdout
+    assert TOKEN not in json.dumps(local.env) and API_KEY not in json.dumps(local.env)
+    assert (local.env["GITHUB_TOKEN"], local.env["PAPERSPACE_API_KEY"]) == ("", "")
+    assert "+ grt report --results" in run.step("grt").stdout  # publishing, with the token
     # secrets are printed only to be masked
     assert [line for line in run.log.splitlines() if API_KEY in line or TOKEN in line] == [
         f"::add-mask::{API_KEY}"
@@ -83,12 +86,14 @@ def test_run_on_a_pull_request_comments_and_sets_outputs(
 @pytest.mark.kernel
 def test_run_on_workflow_dispatch_with_a_machine_list(tmp_path: Path) -> None:
     out = tmp_path / "results"
-    j = job(tmp_path, "workflow_dispatch")
+    secrets = {"GITHUB_TOKEN": TOKEN, "GH_TOKEN": TOKEN, "PAPERSPACE_API_KEY": API_KEY}
+    j = job(tmp_path, "workflow_dispatch", extra_env=secrets)  # a job that exports secrets
     run = run_action(j, {**EXAMPLE, "out": str(out), "machines": " C5,\n", "keep": "never"})
     assert run.status == "success", run.log
+    assert {name: run.step("local").env[name] for name in secrets} == dict.fromkeys(secrets, "")
     assert run.outputs["conclusion"] == "passed" and run.outputs["passed"] == "1"
     assert run.outputs["comment-url"] == ""
-    assert "--machine C5" in run.step("grt").stdout
+    assert "--machine C5" in run.step("local").stdout
     assert run.step("prep").outputs["artifact-name"] == "grt-results-Example-C5"
     assert "Example" in run.summary
 
@@ -262,6 +267,10 @@ def test_pull_request_target_from_a_fork_is_refused_unless_allowed(tmp_path: Pat
     assert allowed.status == "success", allowed.log
     # the matrix's own ref is not the fork's code
     assert prep(j, inputs).status == "success"
+    # the local provider would run the fork's code on this runner, beside the job's secrets
+    local = prep(j, {**inputs, "workspace-ref": head, "provider": "local"})
+    assert local.status == "failure"
+    assert any("refusing to test a fork" in e for e in workflow_commands(local, "error"))
 
 
 @pytest.mark.parametrize(
