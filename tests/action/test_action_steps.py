@@ -72,7 +72,9 @@ def test_run_on_a_pull_request_comments_and_sets_outputs(
     assert prep.outputs["workspace-ref"] == ""  # this repository is not Example's workspace
     assert f"::add-mask::{API_KEY}" in prep.stdout
     local = run.step("local")  # the notebooks ran on this runner, in a step without any secret
-    assert "+ grt run --matrices examples/matrices --runtime Example --provider local" in local.stdout
+    assert (
+        "+ grt run --matrices examples/matrices --runtime Example --provider local" in local.stdout
+    )
     assert TOKEN not in json.dumps(local.env) and API_KEY not in json.dumps(local.env)
     assert (local.env["GITHUB_TOKEN"], local.env["PAPERSPACE_API_KEY"]) == ("", "")
     assert "+ grt report --results" in run.step("grt").stdout  # publishing, with the token
