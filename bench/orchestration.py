@@ -39,6 +39,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
@@ -222,27 +223,36 @@ def jobs_for(runtimes: int, machines: int, run_id: str, provider: GradientProvid
 
 
 class CountingProvider(GradientProvider):
-    """The Gradient provider, counting the status requests each poll makes."""
+    """The Gradient provider, counting the status requests each poll makes: the list and get
+    calls made by `states()` itself (the SDK's metrics call, from the threads that settle
+    finished cells, also asks for a notebook, to find its metrics URL: not a status poll)."""
 
     def __init__(self, fake: FakePaperspace, settings: PaperspaceSettings) -> None:
         super().__init__(settings, backoff_s=0.05)
         self.fake = fake
         self.per_poll: list[int] = []
         self.live_per_poll: list[int] = []
+        self._polling = threading.local()
+        api = self.api
+        for name in ("list_by_tag", "get"):
+            setattr(api, name, self._counted(getattr(api, name)))
+
+    def _counted(self, call: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            if getattr(self._polling, "calls", None) is not None:
+                self._polling.calls += 1
+            return call(*args, **kwargs)
+
+        return counted
 
     def states(self, handles: Sequence[Handle]) -> dict[str, NotebookState]:
-        before = self._status_requests()
+        self._polling.calls = 0
         try:
             return super().states(handles)
         finally:
-            self.per_poll.append(self._status_requests() - before)
+            self.per_poll.append(self._polling.calls)
+            self._polling.calls = None
             self.live_per_poll.append(len(handles))
-
-    def _status_requests(self) -> int:
-        return sum(
-            r.path in ("/notebooks/getNotebook", "/notebooks/getNotebooks")
-            for r in self.fake.requests
-        )
 
 
 def _at(iso: str | None) -> dt.datetime | None:
