@@ -107,7 +107,9 @@ def test_a_command_over_the_cap_is_refused_with_a_way_out() -> None:
         (DEFAULT_COMMAND, ["PIP_DISABLE_PIP_VERSION_CHECK=1"], None),
         ("/run.sh", [], ["/run.sh"]),
         ("exec sleep 5", [], ["sleep", "5"]),
-        ('A=1 B="x y" jupyter', [], ["sh", "-c", 'A=1 B="x y" jupyter']),  # a space in quotes
+        ('A=1 B="x y" jupyter', ["A=1", "B=x y"], ["jupyter"]),  # a space in quotes
+        ('python3 -c "import a; a.b(*c)"', [], ["python3", "-c", "import a; a.b(*c)"]),
+        ('jupyter "$HOME"', [], ["sh", "-c", 'jupyter "$HOME"']),
         ("A=1 B='*' jupyter lab", ["A=1", "B=*"], ["jupyter", "lab"]),
         ("cd /x && jupyter lab", [], ["sh", "-c", "cd /x && jupyter lab"]),
         ("jupyter lab\nrm -rf /", [], ["sh", "-c", "jupyter lab\nrm -rf /"]),

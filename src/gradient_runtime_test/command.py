@@ -157,6 +157,7 @@ def parallel_notebooks(runtime: Runtime, machine: Machine) -> int:
 # `exec`ed by the bootstrap itself, so Jupyter is the process the platform watches (PID 1 of the
 # container, which must handle SIGTERM). Anything else runs through `sh -c`.
 _WORD = re.compile(r"""(?:[A-Za-z0-9_@%+=:,./-]|'[^']*'|"[^"$`\\!]*")+""")
+_SIMPLE = re.compile(rf" *{_WORD.pattern}(?: +{_WORD.pattern})* *")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _SHELL_WORDS = frozenset(
     re.split(
@@ -174,10 +175,9 @@ def exec_words(jupyter_command: str) -> tuple[list[str], list[str]]:
     words, then the program and its arguments. A command that is not one simple command gives
     ``([], ["sh", "-c", jupyter_command])``."""
     fallback: tuple[list[str], list[str]] = ([], ["sh", "-c", jupyter_command])
-    raw = jupyter_command.split(" ")
-    if not raw or not all(_WORD.fullmatch(word) for word in raw if word):
+    if not _SIMPLE.fullmatch(jupyter_command):
         return fallback
-    raw = [word for word in raw if word]
+    raw = _WORD.findall(jupyter_command)  # the words as written: quotes hold their spaces
     if raw and raw[0] == "exec":
         raw = raw[1:]
     count = 0
