@@ -97,7 +97,8 @@ def check_forgery_failed(
     assert bundle_id in hunted["ids"], "the test must give the forger the public id"
     assert nonce not in hunted["keys"] and nonce not in json.dumps(hunted)
     assert len(hunted["processes"]) >= 2  # it saw its ancestors (the harness, PID 1)
-    assert log.count(f"GRT-BUNDLE-BEGIN v2 {bundle_id} ") > len(hunted["keys"])  # they were printed
+    # every frame it made for the id reached the log (one per candidate key, at most 400, and "")
+    assert log.count(f"GRT-BUNDLE-BEGIN v2 {bundle_id} ") >= 1 + min(len(hunted["keys"]), 400)
     assert cell["status"] in ("failed", "error"), cell
     assert cell["status"] != "passed" and "H100" not in json.dumps(cell)
     assert "forged or repeated" in cell["reason"], cell["reason"]
