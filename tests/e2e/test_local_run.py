@@ -189,3 +189,22 @@ def _ends_within(pid: int, seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_without_a_namespace_secrets_in_the_environment_refuse_the_run(tmp_path: Path) -> None:
+    from gradient_runtime_test.errors import UsageError
+    from gradient_runtime_test.providers.local import namespace_prefix
+
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "unshare").write_text("#!/bin/sh\nexit 1\n")
+    (stubs / "unshare").chmod(0o755)
+    path = f"{stubs}{os.pathsep}{os.environ['PATH']}"
+    assert namespace_prefix(path) is None
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "PAPERSPACE_API_KEY"):
+        with pytest.raises(UsageError, match=f"{name} is set") as info:
+            LocalProvider(base_env={"PATH": path, name: "s3cret"}, scratch_root=tmp_path)
+        assert "s3cret" not in info.value.message
+    assert list(tmp_path.iterdir()) == [stubs]  # refused before anything was made
+    provider = LocalProvider(base_env={"PATH": path, "GH_TOKEN": ""}, scratch_root=tmp_path)
+    provider.close()  # no secret (an empty one is none): it runs, without a namespace

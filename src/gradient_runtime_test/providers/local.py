@@ -14,13 +14,14 @@ environment is visible from inside. Where neither is possible, a run is refused 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,29 +45,28 @@ USER_NAMESPACE = ("--user", "--map-root-user")
 _FROM_ENV = ("sh", "-c", 'c=$GRT_NOTEBOOK_COMMAND; unset GRT_NOTEBOOK_COMMAND; eval "$c"')
 
 
-def namespace_prefix(
-    run: Callable[[Sequence[str]], bool] | None = None, *, root: bool | None = None
-) -> tuple[str, ...] | None:
+@functools.cache
+def namespace_prefix(path: str | None = None) -> tuple[str, ...] | None:
     """How this machine can start a command in its own PID and mount namespace with a private
-    /proc: `unshare` (as root), or `unshare` in a user namespace; None when neither works."""
-    probe = run or _succeeds
-    is_root = os.geteuid() == 0 if root is None else root
+    /proc, with `unshare` found on `path` (default: this process's PATH): as root, or in a user
+    namespace; None when neither works. Found out once per `path`."""
+    is_root = os.geteuid() == 0
     candidates = (
         [UNSHARE, (*UNSHARE, *USER_NAMESPACE)] if is_root else [(*UNSHARE, *USER_NAMESPACE)]
     )
     for prefix in candidates:
-        if probe([*prefix, "true"]):
+        if _succeeds([*prefix, "true"], path):
             return prefix
     return None
 
 
-def _succeeds(argv: Sequence[str]) -> bool:
+def _succeeds(argv: Sequence[str], path: str | None) -> bool:
+    env = {"PATH": path if path is not None else os.environ.get("PATH", os.defpath)}
     try:
-        return (
-            subprocess.run(list(argv), capture_output=True, timeout=10, check=False).returncode == 0
-        )
+        result = subprocess.run(list(argv), capture_output=True, timeout=10, check=False, env=env)
     except (OSError, subprocess.SubprocessError):
         return False
+    return result.returncode == 0
 
 
 def refuse_secrets(env: Mapping[str, str]) -> None:
@@ -97,14 +97,14 @@ class LocalProvider:
         namespace: tuple[str, ...] | bool | None = True,
     ) -> None:
         """`namespace`: True finds out (`namespace_prefix`); None or False runs without one."""
-        self._namespace = namespace_prefix() if namespace is True else namespace or None
-        if self._namespace is None:
-            refuse_secrets(base_env)
-        self._root = Path(tempfile.mkdtemp(prefix="grt-local-", dir=scratch_root))
         # The orchestrator's own environment has nbclient and ipykernel: its bin folder comes first,
         # so the notebook's `python3` and `jupyter` are those (override with python_bin).
         bin_dir = (python_bin or Path(sys.executable)).parent
         path = f"{bin_dir}{os.pathsep}{base_env.get('PATH', os.defpath)}"
+        self._namespace = namespace_prefix(path) if namespace is True else namespace or None
+        if self._namespace is None:
+            refuse_secrets(base_env)
+        self._root = Path(tempfile.mkdtemp(prefix="grt-local-", dir=scratch_root))
         self._env = {"PATH": path, **{k: base_env[k] for k in _PASS_ENV if k in base_env}}
         self._matrices_root = matrices_root
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
