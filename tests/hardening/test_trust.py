@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
+import struct
 import subprocess
 import sys
 import threading
@@ -266,12 +268,19 @@ def test_without_namespaces_a_run_holding_secrets_is_refused(
 # --- bombs ---------------------------------------------------------------------------------------
 
 
+@functools.cache
 def gigabyte_of_zeros() -> bytes:
-    """gzip of 1 GiB of zeros (about 1 MB), compressed a MiB at a time."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    """gzip of 1 GiB of zeros (about 1 MB). Built from one fully flushed deflate block of a MiB
+    of zeros, repeated (a full flush resets the compressor, so every such block is the same
+    bytes), which takes a second where compressing the gigabyte takes ten."""
     block = b"\0" * (1 << 20)
-    parts = [packer.compress(block) for _ in range(1024)]
-    return b"".join([*parts, packer.flush()])
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(1024):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return header + deflated * 1024 + packer.flush() + struct.pack("<II", crc, 1 << 30)
 
 
 BOMBS: dict[str, Callable[[], bytes]] = {
@@ -338,15 +347,18 @@ def test_a_bomb_frame_is_an_error_within_bounded_memory(
 
 
 def test_the_bombs_would_exhaust_memory_without_the_caps() -> None:
-    """The bombs are real: inflated without a cap, the gigabyte one is 1 GiB."""
+    """The bombs are real: the gigabyte one says 1 GiB in its trailer and starts inflating at
+    over a thousand to one; the others are arrays 2.8 million wide or 500,000 deep."""
     packed = gigabyte_of_zeros()
-    assert len(packed) < 1_200_000
+    assert len(packed) < 1_100_000
+    assert struct.unpack("<I", packed[-4:])[0] == 1 << 30  # gzip's ISIZE
     stream = zlib.decompressobj(31)
-    total = 0
-    while packed:
-        total += len(stream.decompress(packed, 1 << 24))
-        packed = stream.unconsumed_tail
-    assert total == 1 << 30
+    first = stream.decompress(packed, 64 << 20)
+    assert first == b"\0" * (64 << 20)
+    assert len(packed) - len(stream.unconsumed_tail) < (64 << 20) // 1000
+    containers = zlib.decompress(BOMBS["containers"](), 31)
+    assert containers.count(b"[") > 2_700_000 and len(containers) <= MAX_PAYLOAD_BYTES
+    assert zlib.decompress(BOMBS["depth"](), 31).startswith(b"[" * 500_000)
 
 
 # --- SIGKILL: the notebook ends itself, with the platform's PID 1 ---------------------------------
