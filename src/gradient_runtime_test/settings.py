@@ -67,7 +67,7 @@ class RunSettings:
         )
         unavailable_s = _seconds(env, "GRT_UNAVAILABLE_DELAY", 120.0, 0.0, 3600)
         startup_s = _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
-        backoff_s = _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
+        backoff_s = retry_backoff(env)
         workspace = args.workspace or None
         if workspace is not None and (_CONTROL.search(workspace) or workspace.startswith("-")):
             raise UsageError(
@@ -154,6 +154,11 @@ def paperspace_settings(env: Mapping[str, str], *, project_id: str | None) -> Pa
         log_host=hosts["PAPERSPACE_CONFIG_LOG_HOST"],
         project_id=project,
     )
+
+
+def retry_backoff(env: Mapping[str, str]) -> float:
+    """`GRT_RETRY_BACKOFF`: seconds before the first retry of a transient failure (default 2)."""
+    return _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
 
 
 def _checked(value: str | None, name: str, pattern: re.Pattern[str], valid: str) -> str | None:
