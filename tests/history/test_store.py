@@ -25,6 +25,14 @@ NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 DAY = 86400.0
 
 
+def test_the_schema_is_valid_and_has_its_stable_id() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    raw = "https://raw.githubusercontent.com/gradient-ai/gradient-runtime-test/v1/"
+    assert SCHEMA["$id"] == raw + "docs/history.schema.json"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**record("r").to_json(), "status": "queued"}, SCHEMA)
+
+
 def test_records_of_a_run_carry_what_a_dashboard_needs_and_match_the_schema() -> None:
     failing = TestResult("notebooks/a.ipynb", TestStatus.FAILED, 1.0, "cell 2: ValueError")
     cells = (
