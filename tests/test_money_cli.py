@@ -163,3 +163,16 @@ def test_report_sums_costs_and_records_history_under_the_workflow_run(
     assert "**Changes since the previous run**" in summary
     assert "`P4000`: error → passed" in summary
     assert [r.run_id for r in history.load(folder).runs("PyTorch 1.12")] == ["500/1", "501/1"]
+
+
+def test_results_without_a_run_id_get_the_reports_own(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old = json.loads(DATA.read_text())
+    del old["run_id"]
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    folder = tmp_path / "history"
+    grt(capsys, "report", "--results", str(tmp_path / "results.json"), "--out",
+        str(tmp_path / "out"), "--history", str(folder))  # fmt: skip
+    (run,) = history.load(folder).runs("PyTorch 1.12")
+    assert len(run.run_id) == 10 and len(run.records) == len(old["cells"])

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import UsageError
+from ..providers import naming
 from ..report.outputs import load_results, write_results
 from ..results import RunResult, exit_code, merge
 from . import ledger
@@ -44,11 +45,13 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     if history is not None and history.exists() and not history.is_dir():
         raise UsageError(f"--history: {str(history)!r} is not a folder (valid: a folder)")
     merged = merge(runs)
-    origin = ledger.origin(env, merged[0].run_id if merged else "")
+    origin = ledger.origin(env, (merged[0].run_id if merged else "") or naming.new_run_id())
     if origin.run_url:  # in GitHub Actions: the fan-out's cells are this workflow run's
         merged = [
             dataclasses.replace(r, run_id=origin.run_id, run_url=origin.run_url) for r in merged
         ]
+    else:  # results of an older grt carry no run id: the report is their run
+        merged = [dataclasses.replace(r, run_id=r.run_id or origin.run_id) for r in merged]
     paths = write_results(args.out, merged)
     from ..report.markdown import terminal_table
 

@@ -92,6 +92,13 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     prepared = _prepare(RunSettings.from_args(args, env))
     for note in prepared.ledger.notes:
         print(f"WARNING: {note}", file=sys.stderr)
+    for machine, cell in prepared.ledger.reused.items():
+        if cell.reused_from is not None:
+            print(
+                f"{machine}: passed on the same inputs in run {cell.reused_from.run_id}"
+                f" ({cell.reused_from.at}): not run again (--reuse-passed)",
+                file=sys.stderr,
+            )
     if prepared.settings.dry_run:
         _print_requests(prepared, out)
         return 0
@@ -249,11 +256,23 @@ class _Board:
     def __init__(self, prepared: _Prepared) -> None:
         self.prepared = prepared
         self.started = _now()
+        self.jobs = {job.machine: job for job in prepared.jobs}
         reused = prepared.ledger.reused
         self.cells = {
-            machine: reused.get(machine) or CellResult(machine=machine, status=CellStatus.QUEUED)
+            machine: reused.get(machine) or self.waiting(machine, CellStatus.QUEUED, "")
             for machine in prepared.machines
         }
+
+    def waiting(self, machine: str, status: CellStatus, detail: str) -> CellResult:
+        """A cell on its way, priced as its job is (so the live cost line counts it)."""
+        job = self.jobs.get(machine)
+        return CellResult(
+            machine=machine,
+            status=status,
+            reason=detail,
+            price_per_hour=job.price_per_hour if job else None,
+            estimated_cost_usd=job.estimated_cost_usd if job else None,
+        )
 
     def finish(self, outcomes: Sequence[Outcome]) -> RunResult:
         """The run: every planned cell in plan order, run or reused, with its input hash."""
@@ -318,9 +337,7 @@ def _execute(prepared: _Prepared, publisher: _Publisher) -> _Done:
         def progress(machine: str, status: CellStatus, detail: str) -> None:
             printer(machine, status, detail)
             done = orchestrator.outcome(machine)
-            board.cells[machine] = (
-                done.result if done else CellResult(machine=machine, status=status, reason=detail)
-            )
+            board.cells[machine] = done.result if done else board.waiting(machine, status, detail)
             if publisher.live is not None:
                 publisher.live.update(board.snapshot())
 
