@@ -4,7 +4,7 @@
 
 The harness zipapp runs as `grt run` would start it (`--spec-file`, no orchestrator), with
 `parallel` notebooks at once and `ahead` kernels started ahead of the running notebooks (the
-harness's `AHEAD`, patched for the measure). `parallel 1, ahead 0` is the harness as it was: one
+harness's `kernels_ahead`, patched for the measure). `parallel 1, ahead 0` is the harness as it was: one
 kernel at a time, started when the previous notebook was done. Then nbclient's two ways of
 shutting a kernel down, 8 start+shutdown cycles of an empty notebook each.
 """
@@ -12,6 +12,7 @@ shutting a kernel down, 8 start+shutdown cycles of an empty notebook each.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -23,13 +24,14 @@ from pathlib import Path
 from bench.common import REPO, Series, check, header, load_catalogue, table
 from bench.corpus import write_corpus
 from gradient_runtime_test.command import harness_archive, notebook_spec
+from gradient_runtime_test.harness.protocol import Keep, to_json
 
 VARIANTS = [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]
 RUN = """
 import sys
 sys.path.insert(0, sys.argv[1])
 import grt_harness.run as run
-run.AHEAD = int(sys.argv[2])
+run.kernels_ahead = lambda parallel: int(sys.argv[2])
 from grt_harness.__main__ import main
 sys.exit(main(["--spec-file", sys.argv[3]]))
 """
@@ -55,12 +57,11 @@ def spec_file(scratch: Path, parallel: int) -> Path:
         runtime,
         catalogue.machines["C5"],
         bundle_id="bench",
-        keep="never",
+        keep=Keep.NEVER,
         workspace=str(workspace),
     )
-    spec["parallel"] = parallel
     path = scratch / f"spec-{parallel}.json"
-    path.write_text(json.dumps(spec))
+    path.write_text(json.dumps(to_json(dataclasses.replace(spec, parallel=parallel))))
     return path
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import shlex
 import subprocess
 import sys
 import zipfile
+import zlib
 from io import BytesIO
 from pathlib import Path
 
@@ -16,13 +18,15 @@ import pytest
 from gradient_runtime_test.command import (
     MAX_COMMAND_CHARS,
     harness_archive,
+    harness_payload,
     minify,
     notebook_command,
     notebook_spec,
 )
 from gradient_runtime_test.harness import pack
 from gradient_runtime_test.harness.bundle import decode
-from gradient_runtime_test.matrix.model import Accelerator, Machine, NotebookSpec, Runtime
+from gradient_runtime_test.harness.protocol import Accelerator, Checks, Keep, NotebookEntry, to_json
+from gradient_runtime_test.matrix.model import Machine, Runtime
 
 EVIL = "Evil $(touch /tmp/grt-canary) `id`; \"q\" 'x'"
 
@@ -35,7 +39,7 @@ def runtime(**kw: object) -> Runtime:
         workspace=None,
         workspace_ref=None,
         machines=("C5",),
-        notebooks=(NotebookSpec(path="a b/$x.ipynb", parameters={"s": 'it\'s "quoted" $(x)'}),),
+        notebooks=(NotebookEntry(path="a b/$x.ipynb", parameters={"s": 'it\'s "quoted" $(x)'}),),
     )
     base.update(kw)
     return Runtime(**base)  # type: ignore[arg-type]
@@ -45,7 +49,7 @@ MACHINE = Machine(name="C5", accelerator=Accelerator.CPU)
 
 
 def test_metacharacters_travel_literally_inside_the_spec() -> None:
-    spec = notebook_spec(runtime(), MACHINE, bundle_id="abc123", keep="never")
+    spec = notebook_spec(runtime(), MACHINE, bundle_id="abc123", keep=Keep.NEVER)
     command = notebook_command(spec, "jupyter lab --ServerApp.allow_origin='*'")
     words = shlex.split(command.split("--spec ", 1)[1])
     decoded = json.loads(base64.b64decode(words[0]))
@@ -56,21 +60,22 @@ def test_metacharacters_travel_literally_inside_the_spec() -> None:
 
 
 def test_bad_bundle_id_is_refused() -> None:
-    spec = notebook_spec(runtime(), MACHINE, bundle_id="x; rm -rf /", keep="never")
+    spec = notebook_spec(runtime(), MACHINE, bundle_id="x; rm -rf /", keep=Keep.NEVER)
     with pytest.raises(ValueError, match="bundle id"):
         notebook_command(spec, "jupyter lab")
 
 
 def test_command_stays_small() -> None:
-    spec = notebook_spec(runtime(), MACHINE, bundle_id="abc123", keep="never")
+    spec = notebook_spec(runtime(), MACHINE, bundle_id="abc123", keep=Keep.NEVER)
     command = notebook_command(spec, "jupyter lab")
     assert len(command) < 48_000 < MAX_COMMAND_CHARS  # well under one argument's 128 KiB limit
     raw = sum(len(v) for v in pack.harness_sources().values())
-    assert len(harness_archive()) < raw / 3
+    assert len(base64.b64decode(harness_payload())) < raw / 4
+    assert zlib.decompress(base64.b64decode(harness_payload())) == harness_archive()
 
 
 def test_archive_is_reproducible_and_minified() -> None:
-    assert harness_archive() == pack.build_pyz(minify)
+    assert harness_archive() == pack.build_pyz(minify, compress=False)
     names = zipfile.ZipFile(BytesIO(harness_archive())).namelist()
     assert (
         "__main__.py" in names
@@ -120,17 +125,11 @@ def test_minified_zipapp_runs_on_python_38(tmp_path: Path) -> None:
     pyz = tmp_path / "h.pyz"
     pyz.write_bytes(harness_archive())
     spec = notebook_spec(
-        runtime(notebooks=()), MACHINE, bundle_id="py38", keep="never", workspace=str(tmp_path)
+        runtime(notebooks=()), MACHINE, bundle_id="py38", keep=Keep.NEVER, workspace=str(tmp_path)
     )
-    spec["checks"] = {
-        "commands": ["sh"],
-        "imports": [],
-        "optional_imports": [],
-        "gradient_cli": False,
-        "min_free_disk_gb": 0,
-    }
+    spec = dataclasses.replace(spec, checks=Checks(commands=("sh",), min_free_disk_gb=0))
     spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps(spec))
+    spec_file.write_text(json.dumps(to_json(spec)))
     proc = subprocess.run(
         [python, str(pyz), "--spec-file", str(spec_file)],
         capture_output=True,
@@ -155,6 +154,6 @@ def test_parallel_notebooks_reaches_the_spec(
     parallel: int | None, machine: Machine, expected: int
 ) -> None:
     spec = notebook_spec(
-        runtime(parallel_notebooks=parallel), machine, bundle_id="p1", keep="never"
+        runtime(parallel_notebooks=parallel), machine, bundle_id="p1", keep=Keep.NEVER
     )
-    assert spec["parallel"] == expected
+    assert spec.parallel == expected

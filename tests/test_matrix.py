@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from gradient_runtime_test.errors import MatrixError
+from gradient_runtime_test.harness.protocol import Accelerator
 from gradient_runtime_test.matrix.load import load_catalogue
-from gradient_runtime_test.matrix.model import Accelerator
 
 ROOT = Path(__file__).resolve().parents[1]
 MATRICES = ROOT / "matrices"

@@ -9,26 +9,30 @@ from __future__ import annotations
 import ast
 import base64
 import functools
-import json
-import re
 import shlex
-from collections.abc import Mapping
-from typing import Any
+import zlib
 
 from .errors import UsageError
-from .harness import pack
-from .matrix.model import Accelerator, Machine, NotebookSpec, Runtime
+from .harness import pack, protocol
+from .harness.protocol import BUNDLE_ID, Accelerator, Caps, Keep, Spec, encode_spec_arg, to_json
+from .matrix.model import Machine, Runtime
 
 MAX_COMMAND_CHARS = 60_000  # well under Linux's 128 KiB limit for one argument
-
-DEFAULT_CAPS = {"output_chars": 20_000, "notebook_chars": 500_000, "bundle_chars": 4_000_000}
 
 
 @functools.cache
 def harness_archive() -> bytes:
     """The harness as a zipapp (`grt_harness/*.py` plus a `__main__.py`), minified: docstrings
-    and comments removed, so the command stays small. Reproducible: same sources, same bytes."""
-    return pack.build_pyz(minify)
+    and comments removed, so the command stays small. Its modules are stored uncompressed: the
+    command carries the whole archive compressed as one stream (`harness_payload`), a quarter
+    smaller than a zip of separately compressed modules. Reproducible: same sources, same bytes."""
+    return pack.build_pyz(minify, compress=False)
+
+
+@functools.cache
+def harness_payload() -> str:
+    """What the notebook command carries: base64 of the zlib-compressed `harness_archive()`."""
+    return base64.b64encode(zlib.compress(harness_archive(), 9)).decode("ascii")
 
 
 def minify(source: bytes) -> bytes:
@@ -58,36 +62,28 @@ def notebook_spec(
     machine: Machine,
     *,
     bundle_id: str,
-    keep: str,
+    keep: Keep,
     workspace: str = ".",
-    caps: Mapping[str, int] | None = None,
-) -> dict[str, Any]:
+    caps: Caps | None = None,
+) -> Spec:
     """The harness spec (docs/harness-protocol.md) for one cell."""
-    return {
-        "schema": 1,
-        "bundle_id": bundle_id,
-        "runtime": runtime.name,
-        "machine": {
-            "name": machine.name,
-            "accelerator": machine.accelerator.value,
-            "count": machine.count,
-            "model": machine.model,
-            "memory_gb": machine.memory_gb,
-        },
-        "workspace": workspace,
-        "checks": {
-            "commands": list(runtime.checks.commands),
-            "imports": list(runtime.checks.imports),
-            "optional_imports": list(runtime.checks.optional_imports),
-            "gradient_cli": runtime.checks.gradient_cli,
-            "min_free_disk_gb": runtime.checks.min_free_disk_gb,
-        },
-        "notebooks": [_notebook(n) for n in runtime.notebooks],
-        "keep": keep,
-        "caps": dict(caps or DEFAULT_CAPS),
-        "gpu_sample_interval_s": 1.0,
-        "parallel": parallel_notebooks(runtime, machine),
-    }
+    return Spec(
+        bundle_id=bundle_id,
+        runtime=runtime.name,
+        machine=protocol.Machine(
+            name=machine.name,
+            accelerator=machine.accelerator,
+            count=machine.count,
+            model=machine.model,
+            memory_gb=machine.memory_gb,
+        ),
+        workspace=workspace,
+        checks=runtime.checks,
+        notebooks=runtime.notebooks,
+        keep=keep,
+        caps=caps or Caps(),
+        parallel=parallel_notebooks(runtime, machine),
+    )
 
 
 def parallel_notebooks(runtime: Runtime, machine: Machine) -> int:
@@ -99,49 +95,32 @@ def parallel_notebooks(runtime: Runtime, machine: Machine) -> int:
     return 0 if machine.accelerator is Accelerator.CPU else 1
 
 
-def _notebook(spec: NotebookSpec) -> dict[str, Any]:
-    return {
-        "path": spec.path,
-        "timeout": spec.timeout,
-        "cell_timeout": spec.cell_timeout,
-        "rerun": spec.rerun,
-        "skip": spec.skip,
-        "parameters": dict(spec.parameters),
-        "check_exit_codes": spec.check_exit_codes,
-        "kernel": spec.kernel,
-    }
-
-
-def encode_spec(spec: Mapping[str, Any]) -> str:
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return base64.b64encode(text.encode()).decode("ascii")
-
-
-def notebook_command(
-    spec: Mapping[str, Any], jupyter_command: str, *, end_delay_s: float = 2.0
-) -> str:
+def notebook_command(spec: Spec, jupyter_command: str, *, end_delay_s: float = 2.0) -> str:
     """The shell command a notebook is created with.
 
     It writes the harness zipapp to /tmp, starts it in the background (detached from the shell,
     its stdout the container's log) and `exec`s the Jupyter command in the foreground, so the
     platform sees Jupyter start. `--end-pid $$` lets the harness end Jupyter when it is done.
     """
-    bundle_id = str(spec["bundle_id"])
-    if not re.fullmatch(r"[a-z0-9-]{1,64}", bundle_id):
-        raise ValueError(f"bundle id {bundle_id!r} must be lower-case letters, digits and '-'")
+    bundle_id = spec.bundle_id
+    if not BUNDLE_ID.match(bundle_id):
+        raise ValueError(f"bundle id {bundle_id!r} must be letters, digits, '_', '.' and '-'")
     pyz = f'"${{TMPDIR:-/tmp}}/grt-harness-{bundle_id}.pyz"'
-    payload = base64.b64encode(harness_archive()).decode("ascii")
-    writer = "import base64,sys;open(sys.argv[1],'wb').write(base64.b64decode(sys.argv[2]))"
+    payload = harness_payload()
+    writer = (
+        "import base64,sys,zlib;"
+        "open(sys.argv[1],'wb').write(zlib.decompress(base64.b64decode(sys.argv[2])))"
+    )
     command = (
         'GRT_PY="$(command -v python3 || command -v python)"; '
         f'"$GRT_PY" -c {shlex.quote(writer)} {pyz} {shlex.quote(payload)} '
-        f'&& ("$GRT_PY" {pyz} --spec {shlex.quote(encode_spec(spec))} --end-pid $$ --end-delay {end_delay_s:g}; '
+        f'&& ("$GRT_PY" {pyz} --spec {shlex.quote(encode_spec_arg(to_json(spec)))} --end-pid $$ --end-delay {end_delay_s:g}; '
         f"rm -f {pyz}) & "
         f"exec sh -c {shlex.quote(jupyter_command)}"
     )
     if len(command) > MAX_COMMAND_CHARS:
         raise UsageError(
-            f"runtime {spec['runtime']!r}: the notebook command would be {len(command):,} characters"
+            f"runtime {spec.runtime!r}: the notebook command would be {len(command):,} characters"
             f" (valid: at most {MAX_COMMAND_CHARS:,}; list fewer notebooks or shorter parameters)"
         )
     return command

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from gradient_runtime_test.harness.pack import write_pyz
+from gradient_runtime_test.harness.pack import build_pyz
 from tests.harness.harness_notebooks import write_workspace
 from tests.harness.helpers import HarnessRun, fake_nvidia_smi, make_spec, path_with, write_script
 
@@ -104,7 +104,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return Path(write_pyz(str(tmp_path_factory.mktemp("pyz") / "grt-harness.pyz")))
+    path = tmp_path_factory.mktemp("pyz") / "grt-harness.pyz"
+    path.write_bytes(build_pyz())
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from gradient_runtime_test.harness.bundle import decode
+from gradient_runtime_test.harness.checks import finish_checks, start_checks
+from gradient_runtime_test.harness.engine import Engine
+from gradient_runtime_test.harness.model import Recorder
+from gradient_runtime_test.harness.notebooks import finish_notebooks, start_notebooks
+from gradient_runtime_test.harness.protocol import Spec
+from gradient_runtime_test.harness.schedule import Scheduler
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE_ID = "c0ffee12"
@@ -84,6 +90,21 @@ def path_with(*dirs: Path | str, base: str | None = None) -> str:
     parts = [str(d) for d in dirs]
     parts.append(os.environ.get("PATH", os.defpath) if base is None else base)
     return os.pathsep.join(parts)
+
+
+def run_checks(spec: Spec, engine: Engine, env: Mapping[str, str], recorder: Recorder) -> None:
+    """The generic checks alone, their probe kernel on ``engine``."""
+    with Scheduler(engine, parallel=1, ahead=0) as scheduler:
+        finish_checks(spec, start_checks(spec, scheduler, env), env, recorder)
+
+
+def run_notebooks(
+    spec: Spec, engine: Engine, env: Mapping[str, str], recorder: Recorder, *, sample_gpus: bool
+) -> None:
+    """The spec's notebooks alone, one after the other on ``engine``."""
+    with Scheduler(engine, parallel=1, ahead=0) as scheduler:
+        started = start_notebooks(spec, scheduler, env, sample_gpus=sample_gpus)
+        finish_notebooks(started, recorder)
 
 
 def make_spec(workspace: Path, **overrides: Any) -> dict[str, Any]:

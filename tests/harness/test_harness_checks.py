@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gradient_runtime_test.harness.checks import run_checks
 from gradient_runtime_test.harness.engine import Failure, Job, Outcome
-from gradient_runtime_test.harness.model import Recorder, Status
+from gradient_runtime_test.harness.model import Recorder
+from gradient_runtime_test.harness.protocol import Status
 from gradient_runtime_test.harness.spec import parse_spec
-from tests.harness.helpers import fake_nvidia_smi, make_spec
+from tests.harness.helpers import fake_nvidia_smi, make_spec, run_checks
 
 Answer = Callable[[str], Any]  # probe source -> probe result (None: no output)
 

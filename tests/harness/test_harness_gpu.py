@@ -15,7 +15,7 @@ from gradient_runtime_test.harness.gpu import (
     parse_topology,
 )
 from gradient_runtime_test.harness.model import Recorder
-from gradient_runtime_test.harness.spec import Accelerator, Machine
+from gradient_runtime_test.harness.protocol import Accelerator, Machine
 from tests.harness.helpers import fake_nvidia_smi
 
 A4000 = Machine("A4000", Accelerator.GPU, 1, "A4000", 16)

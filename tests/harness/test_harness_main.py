@@ -13,9 +13,9 @@ import pytest
 
 from gradient_runtime_test.harness.__main__ import main
 from gradient_runtime_test.harness.bundle import BundleMissing, decode
-from gradient_runtime_test.harness.model import Recorder, Result, Status
+from gradient_runtime_test.harness.model import Recorder
+from gradient_runtime_test.harness.protocol import Keep, Result, Spec, Status, encode_spec_arg
 from gradient_runtime_test.harness.run import end_process, recorded_env, should_end
-from gradient_runtime_test.harness.spec import Keep, Spec, encode_spec_arg
 from tests.harness.helpers import BUNDLE_ID, make_spec
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from gradient_runtime_test.harness.engine import Failure, Job, Outcome
-from gradient_runtime_test.harness.model import Recorder, Status
-from gradient_runtime_test.harness.notebooks import run_notebooks
+from gradient_runtime_test.harness.model import Recorder
+from gradient_runtime_test.harness.protocol import Status
 from gradient_runtime_test.harness.spec import parse_spec
-from tests.harness.helpers import make_spec
+from tests.harness.helpers import make_spec, run_notebooks
 
 
 class ScriptedEngine:

@@ -6,14 +6,10 @@ from typing import Any
 
 import pytest
 
-from gradient_runtime_test.harness.spec import (
-    Accelerator,
-    Keep,
-    SpecError,
-    decode_spec_arg,
-    encode_spec_arg,
-    parse_spec,
-)
+from gradient_runtime_test.harness import protocol
+from gradient_runtime_test.harness import spec as spec_module
+from gradient_runtime_test.harness.protocol import Accelerator, Keep, encode_spec_arg
+from gradient_runtime_test.harness.spec import SpecError, decode_spec_arg, parse_spec
 
 PROTOCOL_EXAMPLE: dict[str, Any] = {
     "schema": 1,
@@ -57,7 +53,7 @@ def test_protocol_example_parses() -> None:
     assert spec.bundle_id == "c0ffee12"
     assert spec.machine.accelerator is Accelerator.GPU
     assert spec.machine.describe() == "1 x A4000 (16 GB)"
-    assert spec.checks.commands == ["git", "curl"]
+    assert spec.checks.commands == ("git", "curl")
     entry = spec.notebooks[0]
     assert (entry.test_name, entry.timeout, entry.parameters) == (
         "notebooks/quick_start.ipynb",
@@ -135,3 +131,38 @@ def test_duplicate_notebooks() -> None:
 def test_wrong_schema() -> None:
     with pytest.raises(SpecError, match=r"spec.schema: expected 1, got 2"):
         parse_spec(dict(PROTOCOL_EXAMPLE, schema=2))
+
+
+def test_every_record_field_has_a_rule() -> None:
+    for record in (protocol.Spec, protocol.Machine, protocol.Checks, protocol.NotebookEntry):
+        assert tuple(spec_module._RULES[record]) == protocol.field_names(record), record
+    assert tuple(spec_module._RULES[protocol.Caps]) == protocol.field_names(protocol.Caps)
+
+
+def test_null_only_where_the_default_is_null() -> None:
+    nullable = dict(
+        PROTOCOL_EXAMPLE,
+        machine=dict(PROTOCOL_EXAMPLE["machine"], model=None, memory_gb=None),
+        notebooks=[{"path": "a.ipynb", "skip": None, "kernel": None}],
+    )
+    parsed = parse_spec(nullable)
+    assert (parsed.machine.model, parsed.notebooks[0].kernel) == (None, None)
+    with pytest.raises(SpecError) as info:
+        parse_spec(dict(PROTOCOL_EXAMPLE, notebooks=[{"path": "a.ipynb", "timeout": None}]))
+    assert info.value.problems == ["spec.notebooks[0].timeout: expected a number, got None"]
+
+
+def test_a_gpu_machine_without_a_count_expects_one() -> None:
+    parsed = parse_spec(dict(PROTOCOL_EXAMPLE, machine={"name": "A4000", "accelerator": "gpu"}))
+    assert parsed.machine.count == 1
+    assert parse_spec(dict(PROTOCOL_EXAMPLE, machine={"name": "C5"})).machine.count == 0
+
+
+def test_an_empty_notebook_path_is_a_problem() -> None:
+    with pytest.raises(SpecError, match=r"spec.notebooks\[0\].path: invalid value ''"):
+        parse_spec(dict(PROTOCOL_EXAMPLE, notebooks=[""]))
+
+
+def test_written_spec_reads_back_the_same() -> None:
+    parsed = parse_spec(PROTOCOL_EXAMPLE)
+    assert parse_spec(protocol.to_json(parsed)) == parsed

@@ -14,17 +14,17 @@ import sys
 import traceback
 from typing import Any, Callable, List, Mapping, Optional
 
+from . import HARNESS_VERSION, protocol
 from .bundle import encode_lines, write_lines
 from .capping import fit_bundle
-from .model import Recorder, Result, Status
-from .protocol import Keep
+from .model import Recorder
+from .protocol import Caps, Keep, Result, Status
 from .run import build_payload, end_process, run, stderr_log, utc_now
 from .spec import SpecError, decode_spec_arg, parse_spec, peek_bundle_id
 
 EXIT_OK = 0
 EXIT_SPEC = 2
 EXIT_CRASH = 3
-DEFAULT_BUNDLE_CHARS = 4000000
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,17 +76,13 @@ def emit(payload: Any, bundle_id: str, bundle_chars: int) -> None:
         crash = Result(
             "harness/internal", Status.ERROR, "could not encode the payload", traceback.format_exc()
         )
-        minimal = {
-            "schema": payload.get("schema", 1),
-            "harness_version": payload.get("harness_version", ""),
-            "bundle_id": bundle_id,
-            "started_at": payload.get("started_at", ""),
-            "finished_at": payload.get("finished_at", ""),
-            "environment": {},
-            "metrics": {},
-            "tests": [crash.to_json()],
-            "notebooks": {},
-        }
+        minimal = protocol.payload(
+            bundle_id=bundle_id,
+            harness_version=HARNESS_VERSION,
+            started_at=str(payload.get("started_at", "")),
+            finished_at=str(payload.get("finished_at", "")),
+            tests=[crash],
+        )
         lines = encode_lines(minimal, bundle_id)
     sys.stdout.flush()
     write_lines(lines, sys.stdout.fileno())
@@ -114,9 +110,7 @@ def main(
             stderr_log("no usable bundle_id in the spec: no bundle printed")
             return EXIT_SPEC
         recorder.add(Result("harness/spec", Status.ERROR, "invalid spec", "\n".join(exc.problems)))
-        emit(
-            build_payload(bundle_id, recorder, started, utc_now()), bundle_id, DEFAULT_BUNDLE_CHARS
-        )
+        emit(build_payload(bundle_id, recorder, started, utc_now()), bundle_id, Caps().bundle_chars)
         if args.end_pid is not None:
             keep = raw.get("keep") if isinstance(raw, dict) else None
             policy = Keep(keep) if keep in [k.value for k in Keep] else Keep.NEVER

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -105,14 +106,14 @@ def write_lines(lines: Iterable[str], fd: int = 1) -> None:
             data = data[written:]
 
 
+@dataclasses.dataclass
 class _Frame:
-    def __init__(self, chunks: int, chars: int, sha256: str) -> None:
-        self.chunks = chunks
-        self.chars = chars
-        self.sha256 = sha256.lower()
-        self.parts: Dict[int, str] = {}
-        self.conflicts: List[int] = []
-        self.ended = False
+    chunks: int
+    chars: int
+    sha256: str  # lower-case hex
+    parts: Dict[int, str] = dataclasses.field(default_factory=dict)
+    conflicts: List[int] = dataclasses.field(default_factory=list)
+    ended: bool = False
 
 
 def decode(log: Union[str, Iterable[str]], bundle_id: str) -> Dict[str, Any]:
@@ -135,7 +136,7 @@ def decode(log: Union[str, Iterable[str]], bundle_id: str) -> Dict[str, Any]:
                     "bundle %s: unsupported bundle version v%s (this reader knows v%d)"
                     % (bundle_id, begin.group(1), VERSION)
                 )
-            frames.append(_Frame(int(begin.group(3)), int(begin.group(4)), begin.group(5)))
+            frames.append(_Frame(int(begin.group(3)), int(begin.group(4)), begin.group(5).lower()))
             continue
         chunk = _find(line, CHUNK + " ", _CHUNK_RE)
         if chunk is not None and chunk.group(1) == bundle_id:

@@ -11,6 +11,7 @@ their details may be shortened as a last resort. Every cut is listed in the payl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Dict, List, MutableMapping, Tuple
 
@@ -42,12 +43,12 @@ def cap_text(text: str, limit: int) -> str:
     return text[:head] + marker + (text[-rest:] if rest else "")
 
 
+@dataclasses.dataclass
 class _Counts:
-    def __init__(self) -> None:
-        self.truncated = 0
-        self.rich_dropped = 0
-        self.images_dropped = 0
-        self.outputs_dropped = 0
+    truncated: int = 0
+    rich_dropped: int = 0
+    images_dropped: int = 0
+    outputs_dropped: int = 0
 
 
 def _cap_output(out: Dict[str, Any], limit: int, counts: _Counts) -> Dict[str, Any]:

@@ -11,16 +11,16 @@ import concurrent.futures
 import json
 import os
 import shutil
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .engine import Engine, Failure, Job, Outcome
+from .engine import Failure, Job, Outcome
 from .gpu import check_gpus
 from .kernelcode import CUDA_FRAMEWORKS, PROBE_HELPERS, parse_probe, probe_cuda, probe_import
-from .model import Recorder, Result, Status, Stopwatch, guarded, tail
+from .model import Recorder, Stopwatch, guarded, tail
 from .nbfile import stream_text
 from .proc import run_command, which
+from .protocol import Accelerator, Result, Spec, Status
 from .schedule import Scheduler
-from .spec import Accelerator, Spec
 
 PROBE_KERNEL = "python3"
 PROBE_CELL_TIMEOUT_S = 300.0  # importing tensorflow on a cold disk can take minutes
@@ -33,11 +33,6 @@ _TERMINAL_PROBE = (
 )
 
 
-def run_checks(spec: Spec, engine: Engine, env: Mapping[str, str], recorder: Recorder) -> None:
-    with Scheduler(engine, parallel=1, ahead=0) as scheduler:
-        finish_checks(spec, start_checks(spec, scheduler, env), env, recorder)
-
-
 def start_checks(spec: Spec, scheduler: Scheduler, env: Mapping[str, str]) -> Probe:
     """Queue the probe kernel (first, so it starts while the other checks run)."""
     cwd = spec.workspace if os.path.isdir(spec.workspace) else os.getcwd()
@@ -47,6 +42,7 @@ def start_checks(spec: Spec, scheduler: Scheduler, env: Mapping[str, str]) -> Pr
         cwd,
         env,
         cell_timeout=PROBE_CELL_TIMEOUT_S,
+        check_exit_codes=False,
         allow_errors=True,
     )
     return job, scheduler.submit(job)
@@ -121,7 +117,7 @@ def _probe_notebook(spec: Spec) -> Dict[str, Any]:
     return {"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": cells}
 
 
-def _unique(items: List[str]) -> List[str]:
+def _unique(items: Sequence[str]) -> List[str]:
     seen: List[str] = []
     for item in items:
         if item not in seen:

@@ -1,4 +1,5 @@
-"""How notebooks are executed: nbclient in-process, or ``jupyter nbconvert`` as a fallback.
+"""What the notebook engines share: nbclient in-process (``engine_nbclient``), or ``jupyter
+nbconvert`` as a fallback (``engine_nbconvert``); ``run.choose_engine`` picks one.
 
 An engine runs a ``Job`` (one notebook, one fresh kernel, once or twice in that kernel) and
 returns one ``Outcome`` per run. It never raises for anything a notebook or kernel does: those
@@ -9,30 +10,25 @@ notebook file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any, ContextManager, Dict, List, Mapping, Optional, Protocol
 
-from .model import Status, strip_ansi
+from .model import strip_ansi
 from .nbfile import error_output
+from .protocol import NotebookEntry, Status
 
 STDIN_HINT = "the notebook asked for input(), but notebooks under test cannot read stdin"
 
 
+@dataclasses.dataclass
 class Failure:
     """Why a run did not pass. ``cell`` is an index into the job's notebook, None if no cell."""
 
-    def __init__(
-        self,
-        status: Status,
-        ename: str,
-        evalue: str,
-        details: str = "",
-        cell: Optional[int] = None,
-    ) -> None:
-        self.status = status
-        self.ename = ename
-        self.evalue = evalue
-        self.details = details
-        self.cell = cell
+    status: Status
+    ename: str
+    evalue: str
+    details: str = ""
+    cell: Optional[int] = None
 
     def __repr__(self) -> str:
         return "Failure(%s, %s: %s, cell=%r)" % (
@@ -43,42 +39,34 @@ class Failure:
         )
 
 
+@dataclasses.dataclass(frozen=True)
 class Outcome:
-    def __init__(self, nb: Dict[str, Any], failure: Optional[Failure], duration_s: float) -> None:
-        self.nb = nb
-        self.failure = failure
-        self.duration_s = duration_s
+    nb: Dict[str, Any]
+    failure: Optional[Failure]
+    duration_s: float
 
 
+@dataclasses.dataclass(eq=False)
 class Job:
-    def __init__(
-        self,
-        nb: Dict[str, Any],
-        kernel_name: str,
-        cwd: str,
-        env: Mapping[str, str],
-        *,
-        cell_timeout: Optional[float] = None,
-        timeout: Optional[float] = None,
-        check_exit_codes: bool = False,
-        runs: int = 1,
-        allow_errors: bool = False,
-    ) -> None:
-        self.nb = nb
-        self.kernel_name = kernel_name
-        self.cwd = cwd
-        self.env = env
-        self.cell_timeout = cell_timeout
-        self.timeout = timeout
-        self.check_exit_codes = check_exit_codes
-        self.runs = runs
-        self.allow_errors = allow_errors
-        # Held while the job's cells run (a scheduler's slot); engines enter it once, after
-        # the kernel is ready where they can. Set by the scheduler: ``waited_s``, the time spent
-        # waiting for the slot, and ``busy_s``, the rest of the time the job took.
-        self.slot: ContextManager[Any] = contextlib.nullcontext()
-        self.waited_s = 0.0
-        self.busy_s = 0.0
+    """One notebook to run in a fresh kernel, ``runs`` times in that kernel."""
+
+    nb: Dict[str, Any]
+    kernel_name: str
+    cwd: str
+    env: Mapping[str, str]
+    cell_timeout: Optional[float] = None
+    timeout: Optional[float] = None
+    check_exit_codes: bool = NotebookEntry.check_exit_codes  # the spec's default
+    runs: int = 1
+    allow_errors: bool = False
+    # Held while the job's cells run (a scheduler's slot); engines enter it once, after the
+    # kernel is ready where they can. Set by the scheduler: ``waited_s``, the time spent waiting
+    # for the slot, and ``busy_s``, the rest of the time the job took.
+    slot: ContextManager[Any] = dataclasses.field(
+        default_factory=contextlib.nullcontext, init=False
+    )
+    waited_s: float = dataclasses.field(default=0.0, init=False)
+    busy_s: float = dataclasses.field(default=0.0, init=False)
 
 
 class Engine(Protocol):
@@ -100,13 +88,3 @@ def error_failure(nb: Mapping[str, Any], index: int) -> Optional[Failure]:
         evalue = "%s (%s)" % (evalue, STDIN_HINT) if evalue else STDIN_HINT
     details = strip_ansi("\n".join(str(line) for line in out.get("traceback", [])))
     return Failure(Status.FAILED, ename, evalue, details, index)
-
-
-def choose_engine(name: str, env: Mapping[str, str]) -> Engine:
-    """The engine called ``name``, or for "auto" nbclient when importable, else nbconvert."""
-    from .engine_nbclient import NbclientEngine, nbclient_available
-    from .engine_nbconvert import NbconvertEngine
-
-    if name == "nbclient" or (name == "auto" and nbclient_available()):
-        return NbclientEngine()
-    return NbconvertEngine(env)

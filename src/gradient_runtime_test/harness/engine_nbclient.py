@@ -22,8 +22,9 @@ from .kernelcode import (
     needs_exit_code_check,
     parse_exit_codes,
 )
-from .model import Status, Stopwatch, tail
+from .model import Stopwatch, tail
 from .nbfile import stream_text
+from .protocol import Status
 
 HIDDEN_TIMEOUT_S = 30
 

@@ -32,9 +32,10 @@ from .kernelcode import (
     count_cells,
     needs_exit_code_check,
 )
-from .model import Status, Stopwatch, strip_ansi, tail
+from .model import Stopwatch, strip_ansi, tail
 from .nbfile import RAISES_TAG, language, tags
 from .proc import run_command, which
+from .protocol import Status
 
 STARTUP_ALLOWANCE_S = 60.0
 TERM_GRACE_S = 5.0

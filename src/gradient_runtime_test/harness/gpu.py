@@ -10,13 +10,14 @@ if its output cannot be read it is skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .model import Recorder, Result, Status, Stopwatch
+from .model import Recorder, Stopwatch
 from .proc import CommandResult, run_command, which
-from .spec import Accelerator, Machine
+from .protocol import Accelerator, Machine, Result, Status
 
 QUERY = [
     "nvidia-smi",
@@ -28,11 +29,11 @@ MEMORY_TOLERANCE = 0.10  # a "16 GB" card reports 16376 MiB; 10% also covers ECC
 QUIET_LINKS = ("NV", "PIX", "PXB", "PHB", "NODE")
 
 
+@dataclasses.dataclass(frozen=True)
 class Gpu:
-    def __init__(self, name: str, memory_mib: Optional[int], driver: str) -> None:
-        self.name = name
-        self.memory_mib = memory_mib
-        self.driver = driver
+    name: str
+    memory_mib: Optional[int]
+    driver: str
 
 
 def parse_query(text: str) -> List[Gpu]:
@@ -109,42 +110,16 @@ def check_gpus(
     query = run_command(QUERY, env, timeout)
     gpus = parse_query(query.stdout) if query.ok else []
     if gpus:
-        recorder.environment["gpus"] = [g.name for g in gpus]
-        recorder.environment["gpu_memory_mib"] = [g.memory_mib for g in gpus]
-        recorder.environment["driver"] = gpus[0].driver
-        plain = run_command(["nvidia-smi"], env, timeout)
-        cuda = parse_cuda_version(plain.stdout)
-        if cuda:
-            recorder.environment["cuda"] = cuda
-
+        _record_facts(gpus, env, recorder, timeout)
     if machine.accelerator is Accelerator.CPU:
-        if gpus:
-            recorder.add(
-                Result(
-                    "checks/gpu.count",
-                    Status.FAILED,
-                    "CPU machine, yet %d GPU(s) visible: %s" % (len(gpus), _names(gpus)),
-                    duration_s=watch.elapsed(),
-                )
-            )
-        else:
-            recorder.add(
-                Result(
-                    "checks/gpu.count",
-                    Status.PASSED,
-                    "CPU machine: no GPU expected, none visible",
-                    duration_s=watch.elapsed(),
-                )
-            )
+        recorder.add(_cpu_result(gpus, watch.elapsed()))
         return gpus
-
-    expected = machine.describe()
     if not gpus:
         recorder.add(
             Result(
                 "checks/gpu.visible",
                 Status.FAILED,
-                "expected %s, but no GPU is visible: %s" % (expected, _why_none(query)),
+                "expected %s, but no GPU is visible: %s" % (machine.describe(), _why_none(query)),
                 details=(query.stdout + query.stderr).strip(),
                 duration_s=watch.elapsed(),
             )
@@ -152,7 +127,6 @@ def check_gpus(
         for name in ("count", "model", "memory"):
             recorder.add(Result("checks/gpu." + name, Status.SKIPPED, "no GPU visible"))
         return gpus
-
     recorder.add(
         Result(
             "checks/gpu.visible",
@@ -167,6 +141,25 @@ def check_gpus(
     if len(gpus) > 1 or machine.count > 1:
         recorder.add(_topology_result(gpus, env, recorder, timeout))
     return gpus
+
+
+def _record_facts(
+    gpus: List[Gpu], env: Mapping[str, str], recorder: Recorder, timeout: float
+) -> None:
+    recorder.environment["gpus"] = [g.name for g in gpus]
+    recorder.environment["gpu_memory_mib"] = [g.memory_mib for g in gpus]
+    recorder.environment["driver"] = gpus[0].driver
+    cuda = parse_cuda_version(run_command(["nvidia-smi"], env, timeout).stdout)
+    if cuda:
+        recorder.environment["cuda"] = cuda
+
+
+def _cpu_result(gpus: List[Gpu], duration_s: float) -> Result:
+    if gpus:
+        message = "CPU machine, yet %d GPU(s) visible: %s" % (len(gpus), _names(gpus))
+        return Result("checks/gpu.count", Status.FAILED, message, duration_s=duration_s)
+    message = "CPU machine: no GPU expected, none visible"
+    return Result("checks/gpu.count", Status.PASSED, message, duration_s=duration_s)
 
 
 def _names(gpus: List[Gpu]) -> str:

@@ -1,12 +1,15 @@
-"""Test results as the harness records them (the ``tests`` entries of the bundle payload)."""
+"""What the harness records as it goes (``Result`` entries are the protocol's), and helpers to
+record them: a guard around each step, a stopwatch, text clean-up."""
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import re
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional
+
+from .protocol import Result, Status
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
@@ -23,47 +26,7 @@ def tail(text: str, limit: int) -> str:
     return "[... %d characters cut ...]\n" % (len(text) - limit) + text[-limit:]
 
 
-class Status(str, enum.Enum):
-    PASSED = "passed"
-    FAILED = "failed"  # the runtime misbehaved
-    ERROR = "error"  # infrastructure or configuration broke: no verdict on the runtime
-    SKIPPED = "skipped"
-
-
-class Result:
-    """One test: a check or a notebook run."""
-
-    __test__ = False  # not a pytest class
-
-    __slots__ = ("details", "duration_s", "message", "name", "status")
-
-    def __init__(
-        self,
-        name: str,
-        status: Status,
-        message: str = "",
-        details: str = "",
-        duration_s: float = 0.0,
-    ) -> None:
-        self.name = name
-        self.status = status
-        self.message = message
-        self.details = details
-        self.duration_s = duration_s
-
-    def to_json(self) -> Dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status.value,
-            "duration_s": round(self.duration_s, 3),
-            "message": self.message,
-            "details": self.details,
-        }
-
-    def __repr__(self) -> str:
-        return "Result(%r, %s, %r)" % (self.name, self.status.value, self.message)
-
-
+@dataclasses.dataclass
 class Recorder:
     """Collects results, environment facts and metrics as the run goes.
 
@@ -71,12 +34,11 @@ class Recorder:
     bundle next to the ``harness/internal`` error.
     """
 
-    def __init__(self) -> None:
-        self.tests: List[Result] = []
-        self.environment: Dict[str, Any] = {}
-        self.metrics: Dict[str, Dict[str, Any]] = {}
-        self.notebooks: Dict[str, Any] = {}
-        self.notes: List[str] = []
+    tests: List[Result] = dataclasses.field(default_factory=list)
+    environment: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    metrics: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
+    notebooks: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    notes: List[str] = dataclasses.field(default_factory=list)
 
     def add(self, result: Result) -> Result:
         self.tests.append(result)
@@ -113,9 +75,9 @@ def guarded(recorder: Recorder, name: str, step: Callable[[], object]) -> None:
         )
 
 
+@dataclasses.dataclass
 class Stopwatch:
-    def __init__(self) -> None:
-        self.start = time.monotonic()
+    start: float = dataclasses.field(default_factory=time.monotonic)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start

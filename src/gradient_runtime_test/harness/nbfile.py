@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import warnings
 from typing import Any, Dict, List, Mapping, Optional
@@ -16,12 +17,12 @@ class NotebookFileError(Exception):
     """The notebook could not be read: missing file, invalid JSON, unsupported format."""
 
 
+@dataclasses.dataclass(frozen=True)
 class Prepared:
     """A notebook ready to run, and where each of its cells came from."""
 
-    def __init__(self, nb: Dict[str, Any], origin: List[Optional[int]]) -> None:
-        self.nb = nb
-        self.origin = origin  # per cell: index in the file, or None for the injected cell
+    nb: Dict[str, Any]
+    origin: List[Optional[int]]  # per cell: index in the file, or None for the injected cell
 
     def describe_cell(self, index: Optional[int]) -> str:
         """``cell <n>`` with n the 1-based position in the notebook file."""

@@ -11,29 +11,14 @@ import os
 from typing import Any, Callable, List, Mapping, Tuple
 
 from .capping import cap_notebook
-from .engine import Engine, Job, Outcome
+from .engine import Job, Outcome
 from .gpu import GpuSampler
-from .model import Recorder, Result, Status, Stopwatch, guarded
+from .model import Recorder, Stopwatch, guarded
 from .nbfile import NotebookFileError, Prepared, kernel_name, language, prepare, read_notebook
+from .protocol import NotebookEntry, Result, Spec, Status
 from .schedule import Scheduler
-from .spec import NotebookEntry, Spec
 
 MESSAGE_CHARS = 500
-
-
-def run_notebooks(
-    spec: Spec,
-    engine: Engine,
-    env: Mapping[str, str],
-    recorder: Recorder,
-    *,
-    sample_gpus: bool,
-    log: Any = None,
-) -> None:
-    """Run the spec's notebooks one after the other (``start_notebooks`` runs them side by side)."""
-    with Scheduler(engine, parallel=1, ahead=0) as scheduler:
-        started = start_notebooks(spec, scheduler, env, sample_gpus=sample_gpus)
-        finish_notebooks(started, recorder, log=log)
 
 
 Finisher = Callable[[Recorder], None]

@@ -28,10 +28,15 @@ def harness_sources() -> Dict[str, bytes]:
     return sources
 
 
-def build_pyz(transform: Optional[Callable[[bytes], bytes]] = None) -> bytes:
-    """The zipapp's bytes; ``transform`` (e.g. a minifier) is applied to each harness module."""
+def build_pyz(
+    transform: Optional[Callable[[bytes], bytes]] = None, *, compress: bool = True
+) -> bytes:
+    """The zipapp's bytes; ``transform`` (e.g. a minifier) is applied to each harness module.
+    Without ``compress`` the modules are stored as they are (for a carrier that compresses the
+    whole archive as one stream, which also finds what the modules have in common)."""
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", method) as archive:
         entries = {"__main__.py": MAIN_SOURCE.encode("utf-8")}
         entries.update(
             {
@@ -41,17 +46,7 @@ def build_pyz(transform: Optional[Callable[[bytes], bytes]] = None) -> bytes:
         )
         for name, data in entries.items():
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = method
             info.external_attr = 0o644 << 16
-            archive.writestr(info, data, compresslevel=9)
+            archive.writestr(info, data, compresslevel=9 if compress else None)
     return buffer.getvalue()
-
-
-def write_pyz(path: str) -> str:
-    """Write the zipapp to ``path`` (atomically); returns ``path``."""
-    data = build_pyz()
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -9,15 +10,13 @@ import subprocess
 from typing import List, Mapping, Optional
 
 
+@dataclasses.dataclass(frozen=True)
 class CommandResult:
-    def __init__(
-        self, argv: List[str], returncode: Optional[int], stdout: str, stderr: str, problem: str
-    ) -> None:
-        self.argv = argv
-        self.returncode = returncode  # None when it did not run or did not finish
-        self.stdout = stdout
-        self.stderr = stderr
-        self.problem = problem  # "", or why it did not run / finish
+    argv: List[str]
+    returncode: Optional[int]  # None when it did not run or did not finish
+    stdout: str
+    stderr: str
+    problem: str  # "", or why it did not run / finish
 
     @property
     def ok(self) -> bool:

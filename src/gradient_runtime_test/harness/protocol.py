@@ -1,12 +1,33 @@
-"""The harness protocol's shared definitions, in one home (docs/harness-protocol.md).
+"""The harness protocol in one home (docs/harness-protocol.md): the spec the orchestrator hands
+the harness and the results it gets back, with their field names, defaults and allowed values.
 
 Runs inside runtimes: Python 3.8+, standard library only, imports nothing from the package. The
-orchestrator imports these definitions from here; nothing mirrors them by hand.
+orchestrator builds a ``Spec`` from these records (``to_json`` writes it); the harness's ``spec``
+module checks a spec's shape against the same records; results are ``Result`` entries of a
+``payload``. The bundle's frame format lives in ``bundle`` (it frames any payload).
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import enum
+import json
+import re
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+SCHEMA = 1  # of the spec and of the payload
+
+# What a spec's values may look like (the matrices check the same).
+BUNDLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+COMMAND = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+KERNEL = re.compile(r"^[A-Za-z0-9._-]+$")
+MAX_PARALLEL = 64
+
+NOTEBOOK_TIMEOUT_S = 3600
+CELL_TIMEOUT_S = 600
 
 
 class Keep(str, enum.Enum):
@@ -23,3 +44,171 @@ class Keep(str, enum.Enum):
 def keeps(keep: Keep, failed: bool) -> bool:
     """Whether the notebook is kept running (by the harness and by the orchestrator alike)."""
     return keep is Keep.ALWAYS or (keep is Keep.FAILED and failed)
+
+
+class Accelerator(str, enum.Enum):
+    CPU = "cpu"
+    GPU = "gpu"
+    IPU = "ipu"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class Machine:
+    """What a notebook on the cell's machine must see."""
+
+    name: str = ""
+    accelerator: Accelerator = Accelerator.CPU
+    count: int = 0  # accelerators (absent: 0 on CPU machines, else 1)
+    model: Optional[str] = None  # substring of the name nvidia-smi reports, e.g. "A4000"
+    memory_gb: Optional[float] = None  # per accelerator
+
+    def describe(self) -> str:
+        """What the machine should show, e.g. ``2 x A6000 (48 GB)``."""
+        text = "%d x %s" % (self.count, self.model or self.accelerator.value.upper())
+        if self.memory_gb is not None:
+            text += " (%g GB)" % self.memory_gb
+        return text
+
+
+def default_count(accelerator: Accelerator) -> int:
+    """A machine's ``count`` when the spec leaves it out."""
+    return 0 if accelerator is Accelerator.CPU else 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Checks:
+    """The generic checks of a runtime."""
+
+    commands: Tuple[str, ...] = ()  # on PATH
+    imports: Tuple[str, ...] = ()  # must import in the kernel
+    optional_imports: Tuple[str, ...] = ()  # may be missing, must import when installed
+    gradient_cli: bool = False
+    min_free_disk_gb: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class NotebookEntry:
+    """One notebook to run (a runtime's ``notebooks`` entry; the matrix model uses this too)."""
+
+    path: str  # relative to the workspace
+    timeout: float = NOTEBOOK_TIMEOUT_S  # whole notebook, seconds
+    cell_timeout: float = CELL_TIMEOUT_S
+    rerun: bool = False  # run it a second time in the same kernel
+    skip: Optional[str] = None  # the reason it is not run
+    parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # papermill-style
+    check_exit_codes: bool = True  # a `!cmd` exiting non-zero fails the notebook
+    kernel: Optional[str] = None  # kernelspec override
+
+    @property
+    def test_name(self) -> str:
+        return "notebooks/" + self.path
+
+
+@dataclasses.dataclass(frozen=True)
+class Caps:
+    """Size limits, in characters, on what comes back."""
+
+    output_chars: int = 20000  # one output of an executed notebook
+    notebook_chars: int = 500000  # one executed notebook
+    bundle_chars: int = 4000000  # the whole bundle's base64 text
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """Everything the harness is told about one cell."""
+
+    bundle_id: str  # unique per cell; frames the bundle
+    runtime: str = ""
+    machine: Machine = Machine()
+    workspace: str = "/notebooks"  # notebook paths are relative to it
+    checks: Checks = Checks()
+    notebooks: Tuple[NotebookEntry, ...] = ()
+    keep: Keep = Keep.NEVER
+    caps: Caps = Caps()
+    gpu_sample_interval_s: float = 1.0
+    parallel: int = 1  # notebooks run at once (0: one per usable CPU), at most MAX_PARALLEL
+
+
+def field_names(record: Any) -> Tuple[str, ...]:
+    """The JSON keys of one of the records above, in order."""
+    return tuple(f.name for f in dataclasses.fields(record))
+
+
+def to_json(spec: Spec) -> Dict[str, Any]:
+    """The spec as the JSON object the harness reads."""
+    data: Dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(spec)))  # enums: values
+    data["schema"] = SCHEMA
+    return data
+
+
+def encode_spec_arg(data: Mapping[str, Any]) -> str:
+    """``--spec``'s value: base64 of the UTF-8 JSON of ``data`` (e.g. ``to_json(spec)``)."""
+    raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return base64.b64encode(raw).decode("ascii")
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"  # the runtime misbehaved
+    ERROR = "error"  # infrastructure or configuration broke: no verdict on the runtime
+    SKIPPED = "skipped"
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """One test: a check or a notebook run (an entry of the payload's ``tests``)."""
+
+    __test__ = False  # not a pytest class
+
+    name: str  # checks/<group>.<name>, notebooks/<path>, notebooks/<path>[rerun], harness/<what>
+    status: Status
+    message: str = ""
+    details: str = ""
+    duration_s: float = 0.0
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "duration_s": round(self.duration_s, 3),
+            "message": self.message,
+            "details": self.details,
+        }
+
+    def __repr__(self) -> str:
+        return "Result(%r, %s, %r)" % (self.name, self.status.value, self.message)
+
+
+def payload(
+    *,
+    bundle_id: str,
+    harness_version: str,
+    started_at: str,
+    finished_at: str,
+    tests: Sequence[Result],
+    environment: Optional[Dict[str, Any]] = None,
+    metrics: Optional[Dict[str, Dict[str, Any]]] = None,
+    notebooks: Optional[Dict[str, Any]] = None,
+    notes: Sequence[str] = (),
+) -> Dict[str, Any]:
+    """The JSON object the bundle carries back."""
+    data: Dict[str, Any] = {
+        "schema": SCHEMA,
+        "harness_version": harness_version,
+        "bundle_id": bundle_id,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "environment": environment or {},
+        "metrics": metrics or {},
+        "tests": [t.to_json() for t in tests],
+        "notebooks": notebooks or {},
+    }
+    if notes:
+        data["notes"] = list(notes)
+    return data

@@ -1,4 +1,5 @@
-"""One harness run: environment facts, checks, notebooks, the payload, and the keep policy."""
+"""One harness run: the engine, environment facts, checks, notebooks, the payload, and the keep
+policy."""
 
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping
 
-from . import HARNESS_VERSION, SCHEMA
+from . import HARNESS_VERSION
 from .checks import finish_checks, start_checks
-from .engine import choose_engine
+from .engine import Engine
+from .engine_nbclient import NbclientEngine, nbclient_available
+from .engine_nbconvert import NbconvertEngine
 from .gpu import has_nvidia_smi
 from .model import Recorder
 from .notebooks import finish_notebooks, start_notebooks
-from .protocol import Keep, keeps
+from .protocol import Accelerator, Keep, Spec, keeps, payload
 from .schedule import Scheduler, effective_parallel, kernels_ahead
-from .spec import Accelerator, Spec
 
 # Environment variables worth recording (never values of anything that looks like a secret).
 _RECORDED_ENV = (
@@ -36,7 +38,6 @@ _RECORDED_ENV = (
     "CONTAINER_IMAGE",
     "DOCKER_IMAGE",
 )
-AHEAD: Optional[int] = None  # kernels started ahead of the running ones (None: kernels_ahead)
 _RECORDED_PREFIXES = ("PAPERSPACE_", "GRADIENT_")
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSW|AUTH|CREDENTIAL|COOKIE|SESSION", re.IGNORECASE)
 
@@ -89,8 +90,7 @@ def run(
     sample = spec.machine.accelerator is Accelerator.GPU and has_nvidia_smi(env)
     # The probe kernel and every notebook are queued at once: kernels start (ahead of the
     # running ones) while the checks that need no kernel run here.
-    ahead = kernels_ahead(parallel) if AHEAD is None else AHEAD
-    with Scheduler(engine, parallel=parallel, ahead=ahead) as scheduler:
+    with Scheduler(engine, parallel=parallel, ahead=kernels_ahead(parallel)) as scheduler:
         probe = start_checks(spec, scheduler, env)
         started = start_notebooks(spec, scheduler, env, sample_gpus=sample)
         finish_checks(spec, probe, env, recorder)
@@ -98,23 +98,27 @@ def run(
         finish_notebooks(started, recorder, log=log)
 
 
+def choose_engine(name: str, env: Mapping[str, str]) -> Engine:
+    """The engine called ``name``, or for "auto" nbclient when importable, else nbconvert."""
+    if name == "nbclient" or (name == "auto" and nbclient_available()):
+        return NbclientEngine()
+    return NbconvertEngine(env)
+
+
 def build_payload(
     bundle_id: str, recorder: Recorder, started_at: str, finished_at: str
 ) -> Dict[str, Any]:
-    payload: Dict[str, Any] = {
-        "schema": SCHEMA,
-        "harness_version": HARNESS_VERSION,
-        "bundle_id": bundle_id,
-        "started_at": started_at,
-        "finished_at": finished_at,
-        "environment": recorder.environment,
-        "metrics": recorder.metrics,
-        "tests": [t.to_json() for t in recorder.tests],
-        "notebooks": recorder.notebooks,
-    }
-    if recorder.notes:
-        payload["notes"] = list(recorder.notes)
-    return payload
+    return payload(
+        bundle_id=bundle_id,
+        harness_version=HARNESS_VERSION,
+        started_at=started_at,
+        finished_at=finished_at,
+        tests=recorder.tests,
+        environment=recorder.environment,
+        metrics=recorder.metrics,
+        notebooks=recorder.notebooks,
+        notes=recorder.notes,
+    )
 
 
 def should_end(keep: Keep, failed: bool) -> bool:

@@ -19,9 +19,9 @@ from typing import Any, Callable, ContextManager, Iterator, List, Optional
 
 from .engine import Engine, Job, Outcome
 from .model import Stopwatch
+from .protocol import MAX_PARALLEL
 
 DEFAULT_AHEAD = 1
-MAX_PARALLEL = 64
 
 
 def usable_cpus() -> int:

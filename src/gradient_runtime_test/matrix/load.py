@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import MatrixError
+from ..harness.protocol import Accelerator
 from . import yamlnodes
-from .model import MACHINE_NAME, SLUG, Accelerator, Catalogue, Machine, Runtime
+from .model import MACHINE_NAME, SLUG, Catalogue, Machine, Runtime
 from .reader import Reader, kind_of, short, unknown
 from .runtime import parse_runtime
 

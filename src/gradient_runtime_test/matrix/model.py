@@ -1,16 +1,18 @@
 """The matrix model: machines and runtimes as frozen records, and the rules their values follow.
 
-`matrix_load.load_catalogue(dir)` reads and validates the files into a `Catalogue`.
+`matrix_load.load_catalogue(dir)` reads and validates the files into a `Catalogue`. A runtime's
+notebook entries and checks are the harness protocol's own records, so their fields, defaults
+and value rules are defined once, in `harness/protocol.py`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+from ..harness.protocol import Accelerator, Checks, NotebookEntry
 
 DEFAULT_COMMAND = (
     "PIP_DISABLE_PIP_VERSION_CHECK=1 jupyter lab --allow-root --ip=0.0.0.0 --no-browser"
@@ -19,8 +21,6 @@ DEFAULT_COMMAND = (
     " --ServerApp.allow_credentials=True"
 )
 DEFAULT_SHUTDOWN_TIMEOUT_H = 6
-DEFAULT_NOTEBOOK_TIMEOUT_S = 3600
-DEFAULT_CELL_TIMEOUT_S = 600
 MAX_TIMEOUT_S = 86_400
 MAX_SHUTDOWN_TIMEOUT_H = 168
 
@@ -33,9 +33,6 @@ CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}$")
 REF = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/@+-]{1,200}$")
-COMMAND_NAME = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
-MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CLUSTER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MACHINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -43,12 +40,6 @@ TEST_NAME = re.compile(r"^(checks|notebooks|harness)/\S.*$")
 WORKSPACE_URL = re.compile(r"^(https?|file)://[^\s'\"`$;|&<>\\]+$")
 
 # The same values are valid in a matrix and on the command line (settings.py checks the flags).
-
-
-class Accelerator(enum.StrEnum):
-    CPU = "cpu"
-    GPU = "gpu"
-    IPU = "ipu"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,27 +62,6 @@ class Machine:
 
 
 @dataclasses.dataclass(frozen=True)
-class NotebookSpec:
-    path: str
-    timeout: int = DEFAULT_NOTEBOOK_TIMEOUT_S  # whole notebook, seconds
-    cell_timeout: int = DEFAULT_CELL_TIMEOUT_S
-    rerun: bool = False
-    skip: str | None = None  # reason
-    parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    check_exit_codes: bool = True  # a `!cmd` exiting non-zero fails the notebook
-    kernel: str | None = None  # kernelspec override
-
-
-@dataclasses.dataclass(frozen=True)
-class Checks:
-    commands: tuple[str, ...] = ()
-    imports: tuple[str, ...] = ()
-    optional_imports: tuple[str, ...] = ()
-    gradient_cli: bool = False
-    min_free_disk_gb: float = 1.0
-
-
-@dataclasses.dataclass(frozen=True)
 class ExpectedFailure:
     machine: str  # a machine name, or "*"
     test: str
@@ -106,13 +76,13 @@ class Runtime:
     workspace: str | None
     workspace_ref: str | None
     machines: tuple[str, ...]
-    notebooks: tuple[NotebookSpec, ...] = ()
+    notebooks: tuple[NotebookEntry, ...] = ()
     command: str = DEFAULT_COMMAND
     environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
     cluster_id: str | None = None
     cluster_required: bool = False
     shutdown_timeout: int = DEFAULT_SHUTDOWN_TIMEOUT_H
-    checks: Checks = Checks()
+    checks: Checks = dataclasses.field(default_factory=Checks)
     expected_failures: tuple[ExpectedFailure, ...] = ()
     partner: bool = False
     description: str = ""

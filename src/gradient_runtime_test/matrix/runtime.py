@@ -8,33 +8,37 @@ import math
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any, TypeVar
+from typing import Any
 
+from ..harness.protocol import (
+    CELL_TIMEOUT_S,
+    COMMAND,
+    IDENTIFIER,
+    KERNEL,
+    MAX_PARALLEL,
+    MODULE,
+    NOTEBOOK_TIMEOUT_S,
+    Checks,
+    NotebookEntry,
+    field_names,
+)
 from . import yamlnodes
 from .model import (
     CLUSTER,
-    COMMAND_NAME,
-    DEFAULT_CELL_TIMEOUT_S,
-    DEFAULT_COMMAND,
-    DEFAULT_NOTEBOOK_TIMEOUT_S,
     DEFAULT_SHUTDOWN_TIMEOUT_H,
     ENV_NAME,
-    IDENT,
     IMAGE,
     MACHINE_NAME,
     MAX_SHUTDOWN_TIMEOUT_H,
     MAX_TIMEOUT_S,
-    MODULE,
     REF,
     RESERVED_ENV,
     TEST_NAME,
     WORKSPACE_URL,
-    Checks,
     ExpectedFailure,
     Machine,
-    NotebookSpec,
     Runtime,
 )
 from .reader import Reader, kind_of, short, unknown
@@ -59,53 +63,79 @@ RUNTIME_KEYS = (
     "partner",
     "parallel_notebooks",
 )
-NOTEBOOK_KEYS = (
-    "path",
-    "timeout",
-    "cell_timeout",
-    "rerun",
-    "skip",
-    "parameters",
-    "check_exit_codes",
-    "kernel",
-)
-CHECK_KEYS = ("commands", "imports", "optional_imports", "gradient_cli", "min_free_disk_gb")
+NOTEBOOK_KEYS = field_names(NotebookEntry)
+CHECK_KEYS = field_names(Checks)
 EXPECTED_FAILURE_KEYS = ("machine", "test", "reason")
-
-
-V = TypeVar("V")
-
-
-class _Needed:
-    """Collects whether every required value could be read (problems are in the reader)."""
-
-    def __init__(self) -> None:
-        self.ok = True
-
-    def __call__(self, value: V | None) -> V | None:
-        if value is None:
-            self.ok = False
-        return value
 
 
 def parse_runtime(
     data: Any, reader: Reader, slug: str, machines: Mapping[str, Machine]
 ) -> Runtime | None:
+    """The runtime in one file, or None when it is unusable (the reasons are in ``reader``)."""
     top = reader.mapping(data, (), RUNTIME_KEYS, required=("name", "container", "machines"))
     if top is None:
         return None
-    need = _Needed()
-    name = need(reader.string(top["name"], ("name",), max_len=100)) if "name" in top else None
-    container = _container(top, reader, need)
-    workspace, workspace_ref = _workspace_fields(top, reader, need)
+    texts = _texts(top, reader)
+    options = _options(top, reader)
     machine_names = (
         _machine_list(top.get("machines"), reader, machines) if "machines" in top else ()
     )
-    if "machines" in top and not machine_names:
-        need.ok = False
-    command = DEFAULT_COMMAND
-    if "command" in top:
-        command = need(reader.string(top["command"], ("command",), max_len=4000)) or ""
+    notebooks = _notebooks(top.get("notebooks", []), reader)
+    environment = _environment(top.get("environment", {}), reader)
+    checks = _checks(top.get("checks", {}), reader)
+    expected = _expected_failures(top.get("expected_failures", []), reader, machine_names)
+    if texts is None or options is None or ("machines" in top and not machine_names):
+        return None
+    return Runtime(
+        slug=slug,
+        machines=machine_names,
+        notebooks=notebooks,
+        environment=environment,
+        checks=checks,
+        expected_failures=expected,
+        source=reader.display,
+        **texts,
+        **options,
+    )
+
+
+def _texts(top: Mapping[str, Any], reader: Reader) -> dict[str, Any] | None:
+    """The runtime's single values that may be absent (then the `Runtime` default, or None); None
+    when one of them is invalid, or the name or container is missing."""
+    read: dict[str, Callable[[Any], Any]] = {
+        "name": lambda v: reader.string(v, ("name",), max_len=100),
+        "container": lambda v: reader.string(
+            v, ("container",), pattern=IMAGE, valid="an image like paperspace/gradient-base:pt112"
+        ),
+        "command": lambda v: reader.string(v, ("command",), max_len=4000),
+        "workspace": lambda v: _workspace(v, reader),
+        "workspace_ref": lambda v: reader.string(
+            v, ("workspace_ref",), pattern=REF, valid="a branch, tag or commit"
+        ),
+        "cluster_id": lambda v: reader.string(
+            str(v) if isinstance(v, int) else v,
+            ("cluster_id",),
+            pattern=CLUSTER,
+            valid="a cluster id like clg07azjl",
+        ),
+        "parallel_notebooks": lambda v: reader.integer(
+            v, ("parallel_notebooks",), 1, MAX_PARALLEL, ""
+        ),
+    }
+    nullable = ("workspace", "workspace_ref", "cluster_id", "parallel_notebooks")
+    values = {
+        key: read_value(top[key])
+        for key, read_value in read.items()
+        if key in top and not (key in nullable and top[key] is None)
+    }
+    if any(v is None for v in values.values()) or not {"name", "container"} <= set(values):
+        return None
+    return {"workspace": None, "workspace_ref": None, **values}
+
+
+def _options(top: Mapping[str, Any], reader: Reader) -> dict[str, Any] | None:
+    """The runtime's single values that always have one; None when the shutdown timeout is
+    invalid."""
     shutdown = reader.integer(
         top.get("shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT_H),
         ("shutdown_timeout",),
@@ -113,86 +143,19 @@ def parse_runtime(
         MAX_SHUTDOWN_TIMEOUT_H,
         " hours",
     )
-    runtime = Runtime(
-        name=name or "",
-        slug=slug,
-        container=container or "",
-        workspace=workspace,
-        workspace_ref=workspace_ref,
-        machines=machine_names,
-        notebooks=_notebooks(top.get("notebooks", []), reader),
-        command=command,
-        environment=_environment(top.get("environment", {}), reader),
-        cluster_id=_cluster_id(top, reader, need),
-        cluster_required=bool(
-            reader.boolean(top.get("cluster_required", False), ("cluster_required",))
-        ),
-        shutdown_timeout=shutdown or DEFAULT_SHUTDOWN_TIMEOUT_H,
-        checks=_checks(top.get("checks", {}), reader),
-        expected_failures=_expected_failures(
-            top.get("expected_failures", []), reader, machine_names
-        ),
-        partner=bool(reader.boolean(top.get("partner", False), ("partner",))),
-        parallel_notebooks=_parallel(top, reader, need),
-        description=(reader.string(top["description"], ("description",)) or "")
-        if "description" in top
-        else "",
-        source=reader.display,
-    )
-    if not need.ok or name is None or container is None or shutdown is None:
+    cluster_required = reader.boolean(top.get("cluster_required", False), ("cluster_required",))
+    partner = reader.boolean(top.get("partner", False), ("partner",))
+    description = ""
+    if "description" in top:
+        description = reader.string(top["description"], ("description",)) or ""
+    if shutdown is None:
         return None
-    return runtime
-
-
-def _container(top: Mapping[str, Any], reader: Reader, need: _Needed) -> str | None:
-    if "container" not in top:
-        return None
-    return need(
-        reader.string(
-            top["container"],
-            ("container",),
-            pattern=IMAGE,
-            valid="an image like paperspace/gradient-base:pt112",
-        )
-    )
-
-
-def _workspace_fields(
-    top: Mapping[str, Any], reader: Reader, need: _Needed
-) -> tuple[str | None, str | None]:
-    workspace = ref = None
-    if top.get("workspace") is not None:
-        workspace = need(_workspace(top["workspace"], reader))
-    if top.get("workspace_ref") is not None:
-        ref = need(
-            reader.string(
-                top["workspace_ref"],
-                ("workspace_ref",),
-                pattern=REF,
-                valid="a branch, tag or commit",
-            )
-        )
-    return workspace, ref
-
-
-def _cluster_id(top: Mapping[str, Any], reader: Reader, need: _Needed) -> str | None:
-    value = top.get("cluster_id")
-    if value is None:
-        return None
-    return need(
-        reader.string(
-            str(value) if isinstance(value, int) else value,
-            ("cluster_id",),
-            pattern=CLUSTER,
-            valid="a cluster id like clg07azjl",
-        )
-    )
-
-
-def _parallel(top: Mapping[str, Any], reader: Reader, need: _Needed) -> int | None:
-    if top.get("parallel_notebooks") is None:
-        return None
-    return need(reader.integer(top["parallel_notebooks"], ("parallel_notebooks",), 1, 64, ""))
+    return {
+        "shutdown_timeout": shutdown,
+        "cluster_required": bool(cluster_required),
+        "partner": bool(partner),
+        "description": description,
+    }
 
 
 def _workspace(value: Any, reader: Reader) -> str | None:
@@ -223,11 +186,11 @@ def _machine_list(value: Any, reader: Reader, machines: Mapping[str, Machine]) -
     return tuple(out)
 
 
-def _notebooks(value: Any, reader: Reader) -> tuple[NotebookSpec, ...]:
+def _notebooks(value: Any, reader: Reader) -> tuple[NotebookEntry, ...]:
     if not isinstance(value, list):
         reader.problem(("notebooks",), f"must be a list, not {kind_of(value)}")
         return ()
-    out: list[NotebookSpec] = []
+    out: list[NotebookEntry] = []
     seen: set[str] = set()
     for i, item in enumerate(value):
         path: yamlnodes.Path_ = ("notebooks", i)
@@ -283,17 +246,42 @@ def _notebook_path(value: Any, path: yamlnodes.Path_, reader: Reader) -> str | N
 
 def _notebook_options(
     entry: Mapping[str, Any], path: yamlnodes.Path_, reader: Reader
-) -> NotebookSpec | None:
+) -> NotebookEntry | None:
+    """The entry's options (its path aside; absent ones keep the protocol's defaults), or None
+    when one of them is invalid."""
     before = len(reader.problems)
+    timeout, cell_timeout = _timeouts(entry, path, reader)
+    options: dict[str, Any] = {"timeout": timeout, "cell_timeout": cell_timeout}
+    for flag in ("rerun", "check_exit_codes"):
+        if flag in entry:
+            options[flag] = reader.boolean(entry[flag], (*path, flag))
+    if entry.get("skip") is not None:
+        options["skip"] = reader.string(
+            entry["skip"], (*path, "skip"), valid="the reason the notebook is skipped"
+        )
+    if entry.get("kernel") is not None:
+        options["kernel"] = reader.string(
+            entry["kernel"],
+            (*path, "kernel"),
+            pattern=KERNEL,
+            valid="a kernelspec name like python3",
+        )
+    if "parameters" in entry:
+        options["parameters"] = _parameters(entry["parameters"], path, reader)
+    if len(reader.problems) != before:
+        return None
+    return NotebookEntry(path="", **options)
+
+
+def _timeouts(
+    entry: Mapping[str, Any], path: yamlnodes.Path_, reader: Reader
+) -> tuple[int | None, int | None]:
+    """The whole-notebook and per-cell limits (a cell's never longer than its notebook's)."""
     timeout = reader.integer(
-        entry.get("timeout", DEFAULT_NOTEBOOK_TIMEOUT_S),
-        (*path, "timeout"),
-        1,
-        MAX_TIMEOUT_S,
-        " seconds",
+        entry.get("timeout", NOTEBOOK_TIMEOUT_S), (*path, "timeout"), 1, MAX_TIMEOUT_S, " seconds"
     )
     cell_timeout = reader.integer(
-        entry.get("cell_timeout", min(DEFAULT_CELL_TIMEOUT_S, timeout or DEFAULT_CELL_TIMEOUT_S)),
+        entry.get("cell_timeout", min(CELL_TIMEOUT_S, timeout or CELL_TIMEOUT_S)),
         (*path, "cell_timeout"),
         1,
         MAX_TIMEOUT_S,
@@ -304,63 +292,34 @@ def _notebook_options(
             (*path, "cell_timeout"),
             f"{cell_timeout} is longer than the notebook's timeout {timeout} (valid: at most {timeout})",
         )
-    rerun = reader.boolean(entry.get("rerun", False), (*path, "rerun"))
-    skip = None
-    if entry.get("skip") is not None:
-        skip = reader.string(
-            entry["skip"], (*path, "skip"), valid="the reason the notebook is skipped"
-        )
-    check_exit = reader.boolean(entry.get("check_exit_codes", True), (*path, "check_exit_codes"))
-    kernel = None
-    if entry.get("kernel") is not None:
-        kernel = reader.string(
-            entry["kernel"],
-            (*path, "kernel"),
-            pattern=re.compile(r"^[A-Za-z0-9._-]+$"),
-            valid="a kernelspec name like python3",
-        )
+    return timeout, cell_timeout
+
+
+def _parameters(value: Any, path: yamlnodes.Path_, reader: Reader) -> dict[str, Any]:
+    """The entry's parameters: each a Python name bound to a finite, JSON-like value."""
+    where: yamlnodes.Path_ = (*path, "parameters")
+    raw = reader.mapping(value, where, list(value) if isinstance(value, dict) else ())
     parameters: dict[str, Any] = {}
-    if "parameters" in entry:
-        raw = reader.mapping(
-            entry["parameters"],
-            (*path, "parameters"),
-            list(entry["parameters"]) if isinstance(entry["parameters"], dict) else (),
-        )
-        for key, value in (raw or {}).items():
-            if not IDENT.match(key):
-                reader.problem(
-                    (*path, "parameters", key),
-                    f"{short(key)} is not a Python identifier (valid: letters, digits, _)",
-                )
-            elif keyword.iskeyword(key):
-                reader.problem(
-                    (*path, "parameters", key),
-                    f"{short(key)} is a Python keyword (valid: a name a value can be assigned to)",
-                )
-            elif not _finite(value):
-                reader.problem(
-                    (*path, "parameters", key),
-                    "holds .nan or .inf (valid: finite numbers; a parameter is written as Python code)",
-                )
-            elif not _json_like(value):
-                reader.problem(
-                    (*path, "parameters", key),
-                    f"value {kind_of(value)} is not supported (valid: string, number, boolean, null, list, mapping)",
-                )
-            else:
-                parameters[key] = value
-    if len(reader.problems) != before:
-        return None
-    return NotebookSpec(
-        path="",
-        timeout=timeout or DEFAULT_NOTEBOOK_TIMEOUT_S,
-        cell_timeout=cell_timeout or DEFAULT_CELL_TIMEOUT_S,
-        rerun=bool(rerun),
-        skip=skip,
-        parameters=parameters,
-        check_exit_codes=bool(check_exit),
-        kernel=kernel,
-    )
+    for key, item in (raw or {}).items():
+        problem = _parameter_problem(key, item)
+        if problem:
+            reader.problem((*where, key), problem)
+        else:
+            parameters[key] = item
+    return parameters
+
+
+def _parameter_problem(key: str, value: Any) -> str:
+    """What is wrong with one parameter ("" when nothing is)."""
+    if not IDENTIFIER.match(key):
+        return f"{short(key)} is not a Python identifier (valid: letters, digits, _)"
+    if keyword.iskeyword(key):
+        return f"{short(key)} is a Python keyword (valid: a name a value can be assigned to)"
+    if not _finite(value):
+        return "holds .nan or .inf (valid: finite numbers; a parameter is written as Python code)"
+    if not _json_like(value):
+        return f"value {kind_of(value)} is not supported (valid: string, number, boolean, null, list, mapping)"
+    return ""
 
 
 def _finite(value: Any) -> bool:
@@ -415,36 +374,30 @@ def _environment(value: Any, reader: Reader) -> dict[str, str]:
 
 
 def _checks(value: Any, reader: Reader) -> Checks:
+    """The runtime's generic checks (absent ones keep the protocol's defaults)."""
     entry = reader.mapping(value, ("checks",), CHECK_KEYS)
     if entry is None:
         return Checks()
-    return Checks(
-        commands=reader.string_list(
-            entry.get("commands", []),
-            ("checks", "commands"),
-            COMMAND_NAME,
-            "command names like git",
-        ),
-        imports=reader.string_list(
-            entry.get("imports", []),
-            ("checks", "imports"),
-            MODULE,
-            "module names like numpy or torch.cuda",
-        ),
-        optional_imports=reader.string_list(
-            entry.get("optional_imports", []),
-            ("checks", "optional_imports"),
-            MODULE,
-            "module names like gradient",
-        ),
-        gradient_cli=bool(
-            reader.boolean(entry.get("gradient_cli", False), ("checks", "gradient_cli"))
-        ),
-        min_free_disk_gb=reader.number(
-            entry.get("min_free_disk_gb", 1.0), ("checks", "min_free_disk_gb"), 0, 100_000
+    lists = {
+        "commands": (COMMAND, "command names like git"),
+        "imports": (MODULE, "module names like numpy or torch.cuda"),
+        "optional_imports": (MODULE, "module names like gradient"),
+    }
+    checks: dict[str, Any] = {
+        key: reader.string_list(entry[key], ("checks", key), pattern, valid)
+        for key, (pattern, valid) in lists.items()
+        if key in entry
+    }
+    if "gradient_cli" in entry:
+        checks["gradient_cli"] = bool(
+            reader.boolean(entry["gradient_cli"], ("checks", "gradient_cli"))
         )
-        or 0.0,
-    )
+    if "min_free_disk_gb" in entry:
+        checks["min_free_disk_gb"] = (
+            reader.number(entry["min_free_disk_gb"], ("checks", "min_free_disk_gb"), 0, 100_000)
+            or 0.0
+        )
+    return Checks(**checks)
 
 
 def _expected_failures(

@@ -35,7 +35,7 @@ def make_job(
     runtime, machine = cell.runtime, cell.machine
     bundle_id = naming.new_cell_id()
     spec = notebook_spec(
-        runtime, machine, bundle_id=bundle_id, keep=keep.value, workspace=provider.workspace_dir()
+        runtime, machine, bundle_id=bundle_id, keep=keep, workspace=provider.workspace_dir()
     )
     command = notebook_command(
         spec, provider.jupyter_command(runtime.command), end_delay_s=provider.end_delay_s

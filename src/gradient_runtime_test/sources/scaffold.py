@@ -17,9 +17,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import MatrixError, UsageError
+from ..harness.protocol import Accelerator
 from ..matrix import yamlnodes
 from ..matrix.load import parse_machines
-from ..matrix.model import CONTROL_CHARS, IMAGE, REF, WORKSPACE_URL, Accelerator, Machine
+from ..matrix.model import CONTROL_CHARS, IMAGE, REF, WORKSPACE_URL, Machine
 from ..matrix.reader import Reader, suggest
 from ..matrix.runtime import _notebook_path, parse_runtime
 from .workspace import WorkspaceSnapshot, is_url
