@@ -13,7 +13,7 @@ from gradient_runtime_test.matrix.model import (
     Accelerator,
     Checks,
     Machine,
-    NotebookSpec,
+    NotebookEntry,
     Runtime,
 )
 from gradient_runtime_test.sources.check import SourceSettings
@@ -29,7 +29,7 @@ RUNTIME = Runtime(
     workspace="https://github.com/acme/ws",
     workspace_ref="main",
     machines=("A4000", "A6000"),
-    notebooks=(NotebookSpec("a.ipynb", parameters={"epochs": 1}),),
+    notebooks=(NotebookEntry("a.ipynb", parameters={"epochs": 1}),),
     checks=Checks(imports=("torch",)),
     description="prose",
     source="matrices/runtimes/pytorch-1-12.yaml",
@@ -46,7 +46,7 @@ def test_the_hash_is_stable_and_covers_what_decides_a_verdict() -> None:
         PINNED.cell_hash(dataclasses.replace(RUNTIME, notebooks=()), A4000),
         PINNED.cell_hash(
             dataclasses.replace(
-                RUNTIME, notebooks=(NotebookSpec("a.ipynb", parameters={"epochs": 2}),)
+                RUNTIME, notebooks=(NotebookEntry("a.ipynb", parameters={"epochs": 2}),)
             ),
             A4000,
         ),
