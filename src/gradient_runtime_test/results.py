@@ -75,6 +75,37 @@ class TestResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reuse:
+    """Where a reused cell's verdict comes from: a passed run of the same inputs (history)."""
+
+    run_id: str
+    at: str  # ISO 8601, UTC: when that run finished
+    run_url: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"run_id": self.run_id, "at": self.at, "run_url": self.run_url}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reuse:
+        return cls(
+            run_id=str(data["run_id"]), at=str(data["at"]), run_url=str(data.get("run_url") or "")
+        )
+
+
+def cost(seconds: float, price_per_hour: float | None) -> float | None:
+    """USD for `seconds` on a machine at `price_per_hour`; None when there is no price."""
+    return None if price_per_hour is None else seconds * price_per_hour / 3600
+
+
+def _money(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclasses.dataclass(frozen=True)
 class CellResult:
     machine: str
     status: CellStatus
@@ -87,6 +118,15 @@ class CellResult:
     metrics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     tests: tuple[TestResult, ...] = ()
     log_tail: tuple[str, ...] = ()  # last log lines, for error cells
+    price_per_hour: float | None = None  # USD, what billed_s costs (None: no known price)
+    estimated_cost_usd: float | None = None  # before the run, from the expected duration
+    input_hash: str = ""  # every input that decides the verdict (history; "" when unknown)
+    reused_from: Reuse | None = None  # not run: a passed run of the same inputs stands
+
+    @property
+    def cost_usd(self) -> float | None:
+        """USD billed for this cell: billed seconds at the machine's price (None: no price)."""
+        return cost(self.billed_s, self.price_per_hour)
 
     def counts(self, prefix: str) -> tuple[int, int]:
         """(passed, total) over tests whose name starts with prefix; skipped ones not counted."""
@@ -113,10 +153,16 @@ class CellResult:
             "metrics": dict(self.metrics),
             "tests": [t.to_json() for t in self.tests],
             "log_tail": list(self.log_tail),
+            "price_per_hour": self.price_per_hour,
+            "cost_usd": _money(self.cost_usd),
+            "estimated_cost_usd": _money(self.estimated_cost_usd),
+            "input_hash": self.input_hash,
+            "reused_from": self.reused_from.to_json() if self.reused_from else None,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CellResult:
+        reused = data.get("reused_from")
         return cls(
             machine=str(data["machine"]),
             status=CellStatus(data["status"]),
@@ -129,6 +175,10 @@ class CellResult:
             metrics=dict(data.get("metrics") or {}),
             tests=tuple(TestResult.from_json(t) for t in data.get("tests") or ()),
             log_tail=tuple(str(x) for x in data.get("log_tail") or ()),
+            price_per_hour=_number(data.get("price_per_hour")),
+            estimated_cost_usd=_number(data.get("estimated_cost_usd")),
+            input_hash=str(data.get("input_hash") or ""),
+            reused_from=Reuse.from_json(reused) if isinstance(reused, Mapping) else None,
         )
 
 
@@ -142,6 +192,29 @@ class RunResult:
     cells: tuple[CellResult, ...]
     container: str = ""
     provider: str = ""
+    run_id: str = ""  # the workflow run ("<id>/<attempt>") in GitHub Actions, else grt's own
+    run_url: str = ""
+    workspace_commit: str | None = None  # the commit workspace_ref resolved to, when resolved
+    image_digest: str | None = None  # the container's digest, when its registry gave one
+    harness_version: str = ""
+    max_cost_usd: float | None = None  # the budget the run was held to
+
+    @property
+    def cost_usd(self) -> float | None:
+        """USD billed for the run: the sum over priced cells (None when no cell has a price)."""
+        costs = [c.cost_usd for c in self.cells if c.cost_usd is not None]
+        return sum(costs) if costs else None
+
+    @property
+    def estimated_cost_usd(self) -> float | None:
+        """USD the run was expected to cost before it started (None when nothing was priced)."""
+        estimates = [c.estimated_cost_usd for c in self.cells if c.estimated_cost_usd is not None]
+        return sum(estimates) if estimates else None
+
+    @property
+    def unpriced(self) -> int:
+        """Cells whose machine has no known price (their cost is not in `cost_usd`)."""
+        return sum(1 for c in self.cells if c.price_per_hour is None)
 
     @property
     def conclusion(self) -> CellStatus:
@@ -165,9 +238,20 @@ class RunResult:
             "runtime": self.runtime,
             "container": self.container,
             "provider": self.provider,
-            "workspace": {"url": self.workspace_url, "ref": self.workspace_ref},
+            "workspace": {
+                "url": self.workspace_url,
+                "ref": self.workspace_ref,
+                "commit": self.workspace_commit,
+            },
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "run_id": self.run_id,
+            "run_url": self.run_url,
+            "container_digest": self.image_digest,
+            "harness_version": self.harness_version,
+            "cost_usd": _money(self.cost_usd),
+            "estimated_cost_usd": _money(self.estimated_cost_usd),
+            "max_cost_usd": self.max_cost_usd,
             "cells": [c.to_json() for c in self.cells],
         }
 
@@ -185,6 +269,12 @@ class RunResult:
             cells=tuple(CellResult.from_json(c) for c in data.get("cells") or ()),
             container=str(data.get("container") or ""),
             provider=str(data.get("provider") or ""),
+            run_id=str(data.get("run_id") or ""),
+            run_url=str(data.get("run_url") or ""),
+            workspace_commit=ws.get("commit") or None,
+            image_digest=data.get("container_digest") or None,
+            harness_version=str(data.get("harness_version") or ""),
+            max_cost_usd=_number(data.get("max_cost_usd")),
         )
 
 
