@@ -24,6 +24,11 @@ class Options:
     # An ended notebook whose logs cannot be read is kept (not deleted: its logs hold the
     # result) and asked again at each poll for this long before the cell is an error.
     log_retry_s: float = 120.0
+    # The provider's API failing without a break this long (polls and creates alike): every live
+    # and queued cell ends as an error, so a dead API cannot hold the run.
+    api_outage_s: float = 120.0
+    # A notebook in a state the provider does not know is treated as ended after this long.
+    unknown_state_s: float = 300.0
 
     @property
     def running_log_interval_s(self) -> float:
@@ -40,6 +45,7 @@ def options_for(
     keep: Keep = Keep.NEVER,
     startup_timeout_s: float = 15 * 60,
     unavailable_delay_s: float = 120.0,
+    api_outage_s: float = 120.0,
 ) -> Options:
     """The options `grt run` uses: every interval scales with the poll interval."""
     return Options(
@@ -56,4 +62,7 @@ def options_for(
         startup_timeout_s=startup_timeout_s,
         # An ended notebook whose logs cannot be read yet is asked again for twelve polls.
         log_retry_s=min(120.0, 12 * poll_interval_s),
+        api_outage_s=api_outage_s,
+        # An unknown state lasting sixty polls (five minutes at the default poll) means ended.
+        unknown_state_s=min(300.0, 60 * poll_interval_s),
     )
