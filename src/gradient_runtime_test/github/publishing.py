@@ -28,7 +28,10 @@ class LiveUpdates:
         from .comment import LiveComment
 
         self.comment = LiveComment(
-            make_github(context.token, context.api_url), context, runtime, actions
+            make_github(context.token, context.api_url, timeout=context.timeout_s),
+            context,
+            runtime,
+            actions,
         )
         self._latest: RunResult | None = None
         self._wake = threading.Condition()
