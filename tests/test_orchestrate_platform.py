@@ -276,6 +276,10 @@ def test_an_unknown_refusal_while_ours_run_waits_once_for_a_slot() -> None:
     a, b = orchestrator.run([job("A"), job("B")])
 
     assert (a.result.status, b.result.status) == (CellStatus.PASSED, CellStatus.PASSED)
+    assert a.result.reason == ""
+    assert b.result.reason == (  # kept verbatim in results.json
+        f"created after waiting for a slot; first refused: create notebook: {WORDS}"
+    )
     creates = [i for i, c in enumerate(provider.calls) if c == ("create", "B")]
     a_stopped = provider.calls.index(("stop", "nb-A-1"))
     assert len(creates) == 2 and creates[0] < a_stopped < creates[1]  # once A's was stopped

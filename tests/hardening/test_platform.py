@@ -238,7 +238,8 @@ def test_a_limit_in_words_nobody_knows_waits_for_a_slot(
     assert {m: c["status"] for m, c in cells.items()} == {"C5": "passed", "C7": "passed"}
     refusal = words.format(limit=1)
     assert refusal in result.err  # the refusal, verbatim, in the progress lines...
-    assert any(refusal in r.getMessage() for r in caplog.records)  # ...and logged
+    assert any(refusal in r.getMessage() for r in caplog.records)  # ...logged...
+    assert sum(refusal in c["reason"] for c in cells.values()) == 1  # ...and in results.json
     assert len(ps.notebooks) == 2
 
 

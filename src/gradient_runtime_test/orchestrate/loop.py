@@ -9,6 +9,12 @@ read when it ends (the harness ends its own notebook once its bundle is out), an
 only now and then, as a safety net, unless the keep policy may keep it running. Creates, log reads
 and the stop/metrics/delete of finished cells go out concurrently, and a slot freed by a cell is
 refilled in the same poll.
+
+The platform as it really behaves (recovery.py): an API failing without a break for
+`api_outage_s` ends every cell left as an error; a preempted notebook's job runs again like one
+without capacity; a state the provider does not know is treated as ended after `unknown_state_s`;
+a bundle short of chunks is read again from the log's first line once; a create refused in words
+nobody recognises waits once for a slot while notebooks of the run are up.
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ _ENDED = (
 )
 
 Progress = Callable[[str, CellStatus, str], None]
-Queue = collections.deque[tuple[Job, int, float]]  # (job, capacity retries so far, not before)
+# (job, tries so far the platform had no machine for (capacity, preemption), not before)
+Queue = collections.deque[tuple[Job, int, float]]
 
 
 @dataclasses.dataclass
@@ -233,14 +240,17 @@ class Orchestrator:
         a running limit, so wait once for one of them to finish; else an error, the platform's
         words kept verbatim in the reason."""
         job = item[0]
-        if self._slots.wait(job.machine, busy):
+        if self._slots.wait(job.machine, busy, error.message):
             deferred.append(item)
             self.progress(job.machine, CellStatus.QUEUED, f"waiting for a slot: {error.message}")
             return
-        again = " (again, after waiting for a slot)" if self._slots.waited(job.machine) else ""
-        self._finish_without_notebook(
-            job, CellStatus.ERROR, f"create refused{again}: {error.message}"
-        )
+        first = self._slots.first_refusal(job.machine)
+        if first is None:
+            reason = f"create refused: {error.message}"
+        else:
+            reason = f"create refused (again, after waiting for a slot): {error.message}"
+            reason += f" (first: {first})" if first != error.message else ""
+        self._finish_without_notebook(job, CellStatus.ERROR, reason)
 
     def _give_up_queued(self, queue: Queue, reason: str) -> None:
         while queue:
@@ -454,13 +464,11 @@ class Orchestrator:
                 self._discarded.remove((cell, future))
                 self._record_discarded(cell, future)
 
-    def _record_discarded(
-        self, cell: Live, future: concurrent.futures.Future[Settled] | None
-    ) -> None:
+    def _record_discarded(self, cell: Live, future: concurrent.futures.Future[Settled]) -> None:
         """Name what is left of a notebook whose result is not recorded (it was preempted)."""
         self._slots.finished += 1
-        done = future is not None and future.done() and future.exception() is None
-        leftover = future.result().leftover if done and future is not None else STILL_RUNNING
+        done = future.done() and future.exception() is None
+        leftover = future.result().leftover if done else STILL_RUNNING
         if leftover is not None:
             self._left(cell, leftover)
 
@@ -499,7 +507,7 @@ class Orchestrator:
         result = CellResult(
             machine=cell.job.machine,
             status=status,
-            reason=reason,
+            reason=reason or self._slots.note(cell.job.machine),
             notebook_id=cell.handle.notebook_id,
             url=cell.handle.url,
             duration_s=findings.harness_s

@@ -44,13 +44,13 @@ class SlotWaits:
     def __init__(self) -> None:
         self.finished = 0  # notebooks of this run ended (stopped and settled) so far
         self._marks: dict[str, int] = {}  # machine -> `finished` when it began to wait
-        self._used: set[str] = set()
+        self._refusals: dict[str, str] = {}  # machine -> the refusal it waited after, verbatim
 
-    def wait(self, machine: str, busy: int) -> bool:
+    def wait(self, machine: str, busy: int, refusal: str) -> bool:
         """Whether the refused job waits for a slot (not when nothing of ours runs, nor twice)."""
-        if busy == 0 or machine in self._used:
+        if busy == 0 or machine in self._refusals:
             return False
-        self._used.add(machine)
+        self._refusals[machine] = refusal
         self._marks[machine] = self.finished
         return True
 
@@ -61,8 +61,14 @@ class SlotWaits:
             return False
         return True
 
-    def waited(self, machine: str) -> bool:
-        return machine in self._used
+    def first_refusal(self, machine: str) -> str | None:
+        """The refusal the job waited after, verbatim (None: it never waited)."""
+        return self._refusals.get(machine)
+
+    def note(self, machine: str) -> str:
+        """For a cell created after waiting: the refusal it got first (results.json keeps it)."""
+        first = self._refusals.get(machine)
+        return f"created after waiting for a slot; first refused: {first}" if first else ""
 
 
 def read_whole_log(provider: Provider, handle: Handle) -> list[str]:
