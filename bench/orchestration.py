@@ -50,6 +50,7 @@ from gradient_runtime_test.orchestrate.jobs import make_job
 from gradient_runtime_test.plan import Cell
 from gradient_runtime_test.providers.base import Handle, NotebookState
 from gradient_runtime_test.providers.gradient import GradientProvider
+from gradient_runtime_test.providers.retrying import RetryPolicy
 from gradient_runtime_test.results import CellStatus
 from gradient_runtime_test.settings import PaperspaceSettings
 
@@ -158,7 +159,8 @@ class CountingProvider(GradientProvider):
     """The Gradient provider, counting the status requests each poll makes."""
 
     def __init__(self, fake: FakePaperspace, settings: PaperspaceSettings) -> None:
-        super().__init__(settings, backoff_s=0.05)
+        # as `grt run` makes it: a stopping notebook is watched at the poll interval (up to 1 s)
+        super().__init__(settings, retry=RetryPolicy(backoff_s=0.05), poll_interval_s=POLL_S)
         self.fake = fake
         self.per_poll: list[int] = []
         self.live_per_poll: list[int] = []

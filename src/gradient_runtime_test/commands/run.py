@@ -323,6 +323,7 @@ def _execute(prepared: _Prepared, publisher: _Publisher) -> _Done:
         unavailable_delay_s=settings.unavailable_delay_s,
         startup_timeout_s=settings.startup_timeout_s,
         max_cost_usd=settings.max_cost_usd,
+        api_outage_s=settings.api_outage_s,
     )
     board = _Board(prepared)
     if publisher.live is not None:
@@ -401,9 +402,19 @@ def _check_provider_inputs(settings: RunSettings, runtime: Runtime, workspace: s
 def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
     if settings.provider == "gradient":
         from ..providers.gradient import GradientProvider
+        from ..providers.retrying import RetryPolicy
 
+        retry = RetryPolicy(
+            backoff_s=settings.retry_backoff_s,
+            retry_after_max_s=settings.retry_after_max_s,
+            # a call stops retrying a silent API well before the run gives up on it
+            budget_s=min(60.0, settings.api_outage_s / 2),
+        )
         return GradientProvider(
-            settings.paperspace, dry_run=settings.dry_run, backoff_s=settings.retry_backoff_s
+            settings.paperspace,
+            dry_run=settings.dry_run,
+            retry=retry,
+            poll_interval_s=min(1.0, settings.poll_interval_s),  # how a stopping one is watched
         )
     from ..providers.local import LocalProvider
 

@@ -51,6 +51,12 @@ class Live:
     log: list[str] = dataclasses.field(default_factory=list)
     log_error: str | None = None  # why the last log read failed
     log_failing_since: float | None = None  # when reading the logs of the ended notebook failed
+    attempts: int = 0  # earlier tries of this job that the platform had no machine for
+    unknown_since: float | None = None  # since when the provider does not know its state
+    ended_since: float | None = None  # since when the platform shows it ended
+    truncated_since: float | None = None  # since when its log ends a bundle with chunks missing
+    rewind: bool = False  # its log is to be read again from the start, at the next read
+    rewound: bool = False  # it was
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,10 +96,12 @@ class Leftover:
     machine: str
     notebook_id: str
     what: str  # "may still be running" | "was stopped but not deleted"
+    run_id: str = ""
 
     @property
     def message(self) -> str:
-        return f"notebook {self.notebook_id} ({self.machine}) {self.what}: `grt sweep` stops and deletes it"
+        sweep = f"grt sweep --run {self.run_id}" if self.run_id else "grt sweep"
+        return f"notebook {self.notebook_id} ({self.machine}) {self.what}: `{sweep}` stops and deletes it"
 
 
 def _harness_seconds(payload: Mapping[str, Any]) -> float | None:
