@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gradient_runtime_test.harness.bundle import encode_lines
+from gradient_runtime_test.harness.protocol import ExpectedTests
 from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
 from gradient_runtime_test.providers.base import Launch
 from gradient_runtime_test.providers.local import LocalProvider
@@ -129,6 +130,7 @@ def test_missing_or_broken_bundle_is_an_error(tmp_path: Path, kind: str) -> None
         launch=_launch("c1", f"echo starting; cat {script}; echo done"),
         bundle_id="b1",
         run_timeout_s=60,
+        expected_tests=ExpectedTests(required=("checks/x",)),
     )
     try:
         (outcome,) = Orchestrator(provider, Options(poll_interval_s=0.05, log_interval_s=0.0)).run(

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from ..harness.protocol import ExpectedTests
 from ..providers.base import Handle, Launch, NotebookState
 from ..results import CellResult, TestResult
 
@@ -20,6 +21,7 @@ class Job:
     launch: Launch
     bundle_id: str
     run_timeout_s: float  # from Running to a complete bundle
+    expected_tests: ExpectedTests  # what the harness's result must answer (from the spec)
     expected_failures: tuple[tuple[str, str], ...] = ()
 
 
@@ -61,9 +63,9 @@ class Findings:
     def from_payload(cls, payload: Mapping[str, Any]) -> Findings:
         return cls(
             tests=tuple(TestResult.from_json(t) for t in payload.get("tests", ())),
-            environment=payload.get("environment") or {},
-            metrics=payload.get("metrics") or {},
-            notebooks=payload.get("notebooks") or {},
+            environment=_mapping(payload.get("environment")),
+            metrics=_mapping(payload.get("metrics")),
+            notebooks=_mapping(payload.get("notebooks")),
             harness_s=_harness_seconds(payload),
         )
 
@@ -88,6 +90,11 @@ class Leftover:
     @property
     def message(self) -> str:
         return f"notebook {self.notebook_id} ({self.machine}) {self.what}: `grt sweep` stops and deletes it"
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """An object of the payload; anything else (a forged or broken payload) counts as none."""
+    return value if isinstance(value, dict) else {}
 
 
 def _harness_seconds(payload: Mapping[str, Any]) -> float | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..harness import bundle as bundle_codec
-from ..harness.protocol import keeps
+from ..harness.protocol import ExpectedTests, keeps
 from ..providers.base import CapacityError, NotebookState, Provider, RunningLimitError
 from ..results import CellResult, CellStatus, TestStatus, apply_expected_failures
 from .cells import Findings, Job, Leftover, Live, Outcome, Settled
@@ -263,8 +263,8 @@ class Orchestrator:
         except bundle_codec.BundleError as exc:
             self._finish(cell, CellStatus.ERROR, f"result bundle unusable: {exc}")
             return True
-        findings = Findings.from_payload(payload)
-        self._finish(cell, _verdict(findings), "", findings=findings)
+        status, reason, findings = _verdict(payload, cell.job.expected_tests)
+        self._finish(cell, status, reason, findings=findings)
         return True
 
     def _check_timeouts(self, cell: Live, now: float) -> None:
@@ -417,13 +417,26 @@ class Orchestrator:
                 self._finish_without_notebook(job, CellStatus.CANCELLED, reason)
 
 
-def _verdict(findings: Findings) -> CellStatus:
+def _verdict(payload: Any, expected: ExpectedTests) -> tuple[CellStatus, str, Findings]:
+    """The cell's status, reason and findings from the harness's payload. A payload that does
+    not answer the spec (a test missing, extra, repeated or without a status) is an error."""
+    if not isinstance(payload, dict):
+        return CellStatus.ERROR, "result unusable: the payload is not an object", Findings()
+    problems = expected.problems(payload.get("tests"))
+    try:
+        findings = Findings.from_payload(payload)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        findings = None
+    if problems:
+        return CellStatus.ERROR, "incomplete result: " + "; ".join(problems), findings or Findings()
+    if findings is None:
+        return CellStatus.ERROR, "result unusable: a test's fields are unreadable", Findings()
     statuses = {t.status for t in findings.tests}
     if TestStatus.FAILED in statuses:
-        return CellStatus.FAILED
+        return CellStatus.FAILED, "", findings
     if TestStatus.ERROR in statuses:
-        return CellStatus.ERROR
-    return CellStatus.PASSED
+        return CellStatus.ERROR, "", findings
+    return CellStatus.PASSED, "", findings
 
 
 def _bundle_ended(lines: Sequence[str], bundle_id: str) -> bool:
