@@ -1,16 +1,18 @@
-"""`grt report`: merge results of fan-out jobs into one output folder, then publish them."""
+"""`grt report`: merge results of fan-out jobs into one output folder, then publish them.
+
+Results files are artifacts of other jobs: read with caps (`report.outputs.load_results`), and each
+cell's status checked against its tests (`results.verified`) before anything is published."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
 from ..errors import UsageError
-from ..report.outputs import load_results, write_results
-from ..results import RunResult, exit_code, merge
+from ..report.outputs import Output, load_results
+from ..results import RunResult, exit_code, merge, verified
 from .arguments import add_fail_on, add_publishing
 
 HELP = "merge results (fan-out jobs) and publish them"
@@ -33,11 +35,14 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
             )
         for file in files:
             try:
-                runs.extend(load_results(file))
-            except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+                runs.extend(verified(r) for r in load_results(file))
+            except OSError as exc:
+                raise UsageError(f"--results: {file}: cannot be read ({exc.strerror})") from None
+            except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
                 raise UsageError(f"--results: {file}: not a results file ({exc})") from None
     merged = merge(runs)
-    paths = write_results(args.out, merged)
+    output = Output(args.out)
+    paths = output.results(merged)
     from ..report.markdown import terminal_table
 
     for run in merged:
@@ -46,4 +51,5 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         from ..github.publishing import publish_runs
 
         publish_runs(merged, paths, env, comment=args.comment, check_run=args.check_run)
+    output.check()  # a file that could not be written: one line, exit 2, after all the rest
     return exit_code(merged, args.fail_on)
