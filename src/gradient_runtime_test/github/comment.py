@@ -1,7 +1,8 @@
 """The PR status comment: one per runtime per pull request, found and edited in place, live.
 
-Ours is a comment whose body holds the runtime's marker AND whose author is this token's identity
-(a comment by someone else that quotes the marker is left alone). All pages are searched.
+Ours is a comment whose first line is the runtime's marker AND whose author is this token's
+identity (a comment by someone else that quotes the marker, or one of ours that quotes another
+runtime's marker further down, is left alone). All pages are searched.
 
 Two reporters for the same runtime and PR may race: both list, find nothing, and both create.
 Therefore whoever creates a comment lists again right after, keeps the oldest of ours (lowest
@@ -149,7 +150,7 @@ class LiveComment:
         mine = [
             c
             for c in issue.get_comments()
-            if self._marker in (c.body or "")
+            if comment_body.is_ours(c.body or "", self._marker)
             and c.user is not None
             and c.user.login.lower() == author
         ]
