@@ -510,4 +510,6 @@ def test_a_shapeless_payload_is_an_error_not_a_crash(payload: Any) -> None:
         assert (a.result.status, a.result.environment) == (CellStatus.PASSED, {})
     else:
         assert a.result.status == CellStatus.ERROR, a.result
-        assert a.result.reason.startswith(("incomplete result: ", "result unusable: ", "result bundle unusable: "))
+        assert a.result.reason.startswith(
+            ("incomplete result: ", "result unusable: ", "result bundle unusable: ")
+        )

@@ -112,18 +112,8 @@ def safe_relative(path: str) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
-def write_results(
-    out: Path, runs: Sequence[RunResult], *, run_url: str | None = None
-) -> dict[str, Path]:
-    """results.json, junit.xml and summary.md in `out` (see `Output.results`)."""
-    output = Output(out)
-    paths = output.results(runs, run_url=run_url)
-    output.check()
-    return paths
-
-
 def load_results(path: Path) -> list[RunResult]:
-    """Read a results.json written by `write_results` (either shape). ValueError saying why when
+    """Read a results.json written by `Output.results` (either shape). ValueError saying why when
     it is not one: not a regular file, over `MAX_RESULTS_BYTES` or `MAX_RESULTS_DEPTH`, not
     UTF-8 JSON, or a value of the wrong kind (named by where it is)."""
     if not path.is_file():
