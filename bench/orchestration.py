@@ -287,7 +287,7 @@ def killed_orchestrator(scratch: Path) -> float:
     matrices, workspace, _ = write_corpus(scratch, "light")
     url = "https://github.com/bench/light"
     runtime_file = matrices / "runtimes" / "bench-light.yaml"
-    text = runtime_file.read_text().replace(f"workspace: {workspace}", f"workspace: {url}")
+    text = runtime_file.read_text().replace("workspace: ../workspace", f"workspace: {url}")
     runtime_file.write_text(text)
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=workspace, check=True)
     subprocess.run(["git", "add", "."], cwd=workspace, check=True)
