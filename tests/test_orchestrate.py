@@ -513,3 +513,17 @@ def test_a_shapeless_payload_is_an_error_not_a_crash(payload: Any) -> None:
         assert a.result.reason.startswith(
             ("incomplete result: ", "result unusable: ", "result bundle unusable: ")
         )
+
+
+def test_expected_failures_cannot_turn_a_result_with_gaps_green() -> None:
+    tests = [
+        *_passed(*COMPLETE[:12]),
+        {"name": "notebooks/a.ipynb", "status": "failed", "message": "cell 1: E"},
+        {"name": "harness/internal", "status": "error", "message": "RuntimeError: bug"},
+    ]
+    scripts = {"A": Script(timeline=[(NotebookState.RUNNING, bundle("ba", tests))])}
+    orchestrator, _, _ = make(scripts)
+    expected = (("A", "notebooks/a.ipynb"), ("A", "harness/internal"))
+    (a,) = orchestrator.run([job("A", answers=expected_tests(SPEC), expected=expected)])
+    assert a.result.status == CellStatus.ERROR  # notebooks/b.ipynb has no verdict
+    assert {t.status for t in a.result.tests[-2:]} == {TestStatus.XFAIL}

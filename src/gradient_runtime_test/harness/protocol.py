@@ -252,18 +252,7 @@ class ExpectedTests:
         """What keeps ``tests`` (a payload's raw ``tests`` value) from answering; [] if nothing."""
         if not isinstance(tests, list):
             return ["no list of tests"]
-        counts: Dict[str, int] = {}
-        errors: Set[str] = set()
-        bad: List[str] = []
-        for i, test in enumerate(tests):
-            name = test.get("name") if isinstance(test, dict) else None
-            status = test.get("status") if isinstance(test, dict) else None
-            if not isinstance(name, str) or status not in _STATUSES:
-                bad.append(name if isinstance(name, str) else "tests[%d]" % i)
-                continue
-            counts[name] = counts.get(name, 0) + 1
-            if status == Status.ERROR.value:
-                errors.add(name)
+        counts, errors, bad = _tally(tests)
         found = [
             _listed("without a valid status", bad),
             _listed("missing", [n for n in self.required if not _answered(n, counts, errors)]),
@@ -272,8 +261,31 @@ class ExpectedTests:
         ]
         return [problem for problem in found if problem]
 
+    def stood_in(self, tests: Any) -> List[str]:
+        """The required names an error stands in for (missing, yet not a problem): the payload
+        answers, but what a broken step did not record has no verdict."""
+        counts, _, _ = _tally(tests if isinstance(tests, list) else [])
+        return [n for n in self.required if not any(_matches(name, n) for name in counts)]
+
     def _allows(self, name: str) -> bool:
         return any(_matches(name, entry) for entry in self.required + self.optional)
+
+
+def _tally(tests: List[Any]) -> Tuple[Dict[str, int], Set[str], List[str]]:
+    """How often each name comes, the names with an error, the entries without name or status."""
+    counts: Dict[str, int] = {}
+    errors: Set[str] = set()
+    bad: List[str] = []
+    for i, test in enumerate(tests):
+        name = test.get("name") if isinstance(test, dict) else None
+        status = test.get("status") if isinstance(test, dict) else None
+        if not isinstance(name, str) or status not in _STATUSES:
+            bad.append(name if isinstance(name, str) else "tests[%d]" % i)
+            continue
+        counts[name] = counts.get(name, 0) + 1
+        if status == Status.ERROR.value:
+            errors.add(name)
+    return counts, errors, bad
 
 
 _STATUSES = tuple(s.value for s in Status)

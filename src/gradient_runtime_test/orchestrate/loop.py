@@ -419,7 +419,9 @@ class Orchestrator:
 
 def _verdict(payload: Any, expected: ExpectedTests) -> tuple[CellStatus, str, Findings]:
     """The cell's status, reason and findings from the harness's payload. A payload that does
-    not answer the spec (a test missing, extra, repeated or without a status) is an error."""
+    not answer the spec (a test missing, extra, repeated or without a status) is an error, and
+    so is one where an error stands in for missing tests (whatever else failed: the expected
+    failures of the matrix cannot turn such a cell green)."""
     if not isinstance(payload, dict):
         return CellStatus.ERROR, "result unusable: the payload is not an object", Findings()
     problems = expected.problems(payload.get("tests"))
@@ -431,6 +433,8 @@ def _verdict(payload: Any, expected: ExpectedTests) -> tuple[CellStatus, str, Fi
         return CellStatus.ERROR, "incomplete result: " + "; ".join(problems), findings or Findings()
     if findings is None:
         return CellStatus.ERROR, "result unusable: a test's fields are unreadable", Findings()
+    if expected.stood_in(payload["tests"]):  # a harness step broke: what it owed has no verdict
+        return CellStatus.ERROR, "", findings
     statuses = {t.status for t in findings.tests}
     if TestStatus.FAILED in statuses:
         return CellStatus.FAILED, "", findings
