@@ -77,6 +77,35 @@ class TestResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reuse:
+    """Where a reused cell's verdict comes from: a passed run of the same inputs (history)."""
+
+    run_id: str
+    at: str  # ISO 8601, UTC: when that run finished
+    run_url: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"run_id": self.run_id, "at": self.at, "run_url": self.run_url}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str = "reused_from") -> Reuse:
+        return cls(
+            run_id=_text(data, "run_id", where, required=True),
+            at=_text(data, "at", where, required=True),
+            run_url=_text(data, "run_url", where),
+        )
+
+
+def cost(seconds: float, price_per_hour: float | None) -> float | None:
+    """USD for `seconds` on a machine at `price_per_hour`; None when there is no price."""
+    return None if price_per_hour is None else seconds * price_per_hour / 3600
+
+
+def _money(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+@dataclasses.dataclass(frozen=True)
 class CellResult:
     machine: str
     status: CellStatus
@@ -89,6 +118,15 @@ class CellResult:
     metrics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     tests: tuple[TestResult, ...] = ()
     log_tail: tuple[str, ...] = ()  # last log lines, for error cells
+    price_per_hour: float | None = None  # USD, what billed_s costs (None: no known price)
+    estimated_cost_usd: float | None = None  # before the run, from the expected duration
+    input_hash: str = ""  # every input that decides the verdict (history; "" when unknown)
+    reused_from: Reuse | None = None  # not run: a passed run of the same inputs stands
+
+    @property
+    def cost_usd(self) -> float | None:
+        """USD billed for this cell: billed seconds at the machine's price (None: no price)."""
+        return cost(self.billed_s, self.price_per_hour)
 
     def counts(self, prefix: str) -> tuple[int, int]:
         """(passed, total) over tests whose name starts with prefix; skipped ones not counted."""
@@ -115,6 +153,11 @@ class CellResult:
             "metrics": dict(self.metrics),
             "tests": [t.to_json() for t in self.tests],
             "log_tail": list(self.log_tail),
+            "price_per_hour": self.price_per_hour,
+            "cost_usd": _money(self.cost_usd),
+            "estimated_cost_usd": _money(self.estimated_cost_usd),
+            "input_hash": self.input_hash,
+            "reused_from": self.reused_from.to_json() if self.reused_from else None,
         }
 
     @classmethod
@@ -122,6 +165,7 @@ class CellResult:
         """The cell in `data`; ValueError naming `where` when it is not one."""
         data = _object(data, where)
         tests = _array(data.get("tests"), f"{where}.tests")
+        reused = data.get("reused_from")
         return cls(
             machine=_text(data, "machine", where, required=True),
             status=_status(CellStatus, data.get("status"), f"{where}.status"),
@@ -136,6 +180,12 @@ class CellResult:
                 TestResult.from_json(t, f"{where}.tests[{i}]") for i, t in enumerate(tests)
             ),
             log_tail=tuple(str(x) for x in _array(data.get("log_tail"), f"{where}.log_tail")),
+            price_per_hour=_amount(data, "price_per_hour", where),
+            estimated_cost_usd=_amount(data, "estimated_cost_usd", where),
+            input_hash=_text(data, "input_hash", where),
+            reused_from=None
+            if reused is None
+            else Reuse.from_json(_object(reused, f"{where}.reused_from")),
         )
 
 
@@ -149,6 +199,29 @@ class RunResult:
     cells: tuple[CellResult, ...]
     container: str = ""
     provider: str = ""
+    run_id: str = ""  # the workflow run ("<id>/<attempt>") in GitHub Actions, else grt's own
+    run_url: str = ""
+    workspace_commit: str | None = None  # the commit workspace_ref resolved to, when resolved
+    image_digest: str | None = None  # the container's digest, when its registry gave one
+    harness_version: str = ""
+    max_cost_usd: float | None = None  # the budget the run was held to
+
+    @property
+    def cost_usd(self) -> float | None:
+        """USD billed for the run: the sum over priced cells (None when no cell has a price)."""
+        costs = [c.cost_usd for c in self.cells if c.cost_usd is not None]
+        return sum(costs) if costs else None
+
+    @property
+    def estimated_cost_usd(self) -> float | None:
+        """USD the run was expected to cost before it started (None when nothing was priced)."""
+        estimates = [c.estimated_cost_usd for c in self.cells if c.estimated_cost_usd is not None]
+        return sum(estimates) if estimates else None
+
+    @property
+    def unpriced(self) -> int:
+        """Cells whose machine has no known price (their cost is not in `cost_usd`)."""
+        return sum(1 for c in self.cells if c.price_per_hour is None)
 
     @property
     def conclusion(self) -> CellStatus:
@@ -172,9 +245,20 @@ class RunResult:
             "runtime": self.runtime,
             "container": self.container,
             "provider": self.provider,
-            "workspace": {"url": self.workspace_url, "ref": self.workspace_ref},
+            "workspace": {
+                "url": self.workspace_url,
+                "ref": self.workspace_ref,
+                "commit": self.workspace_commit,
+            },
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "run_id": self.run_id,
+            "run_url": self.run_url,
+            "container_digest": self.image_digest,
+            "harness_version": self.harness_version,
+            "cost_usd": _money(self.cost_usd),
+            "estimated_cost_usd": _money(self.estimated_cost_usd),
+            "max_cost_usd": self.max_cost_usd,
             "cells": [c.to_json() for c in self.cells],
         }
 
@@ -197,6 +281,12 @@ class RunResult:
             ),
             container=_text(data, "container", where),
             provider=_text(data, "provider", where),
+            run_id=_text(data, "run_id", where),
+            run_url=_text(data, "run_url", where),
+            workspace_commit=_text(ws, "commit", f"{where}.workspace") or None,
+            image_digest=_text(data, "container_digest", where) or None,
+            harness_version=_text(data, "harness_version", where),
+            max_cost_usd=_amount(data, "max_cost_usd", where),
         )
 
 
@@ -235,6 +325,16 @@ def _status(kind: type[S], value: Any, where: str) -> S:
         shown = repr(value) if isinstance(value, str | int | float | None) else type(value).__name__
         raise ValueError(f"{where}: {shown[:60]} is not a status (valid: {', '.join(kind)})")
     return kind(value)
+
+
+def _amount(data: Mapping[str, Any], key: str, where: str) -> float | None:
+    """An optional amount (USD, USD per hour): absent or null is None."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+        raise ValueError(f"{where}.{key}: not an amount")
+    return float(value)
 
 
 def _seconds(value: Any, where: str) -> float:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from .durations import parse_duration
 from .errors import UsageError
 from .harness.protocol import Keep
 from .matrix.model import CLUSTER, REF, WORKSPACE_URL
@@ -54,6 +56,10 @@ class RunSettings:
     startup_timeout_s: float
     retry_backoff_s: float
     env: Mapping[str, str] = dataclasses.field(repr=False, default_factory=dict)
+    max_cost_usd: float | None = None  # --max-cost
+    expected_s: float = 1800.0  # --expected-duration: what a cell is expected to bill
+    history: Path | None = None  # --history DIR
+    reuse_max_age_s: float | None = None  # --reuse-passed DURATION
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, env: Mapping[str, str]) -> RunSettings:
@@ -67,7 +73,7 @@ class RunSettings:
         )
         unavailable_s = _seconds(env, "GRT_UNAVAILABLE_DELAY", 120.0, 0.0, 3600)
         startup_s = _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
-        backoff_s = _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
+        backoff_s = retry_backoff(env)
         workspace = args.workspace or None
         if workspace is not None and (_CONTROL.search(workspace) or workspace.startswith("-")):
             raise UsageError(
@@ -83,6 +89,17 @@ class RunSettings:
                 f"--workspace: {workspace!r} is not valid (valid: an https:// git URL without spaces or shell characters)"
             )
         paperspace = paperspace_settings(env, project_id=args.project_id)
+        reuse_s = None
+        if args.reuse_passed is not None:
+            if args.history is None:
+                raise UsageError(
+                    "--reuse-passed: it reuses results recorded in a history folder (valid: add --history DIR)"
+                )
+            reuse_s = parse_duration(args.reuse_passed, flag="--reuse-passed")
+        if args.history is not None and args.history.exists() and not args.history.is_dir():
+            raise UsageError(
+                f"--history: {str(args.history)!r} is not a folder (valid: a folder, new or made by an earlier run)"
+            )
         return cls(
             matrices=matrices_dir(args.matrices, env),
             runtime=args.runtime,
@@ -108,6 +125,10 @@ class RunSettings:
             startup_timeout_s=startup_s,
             retry_backoff_s=backoff_s,
             env=env,
+            max_cost_usd=money(args.max_cost, "--max-cost"),
+            expected_s=parse_duration(args.expected_duration, flag="--expected-duration"),
+            history=args.history,
+            reuse_max_age_s=reuse_s,
         )
 
 
@@ -154,6 +175,27 @@ def paperspace_settings(env: Mapping[str, str], *, project_id: str | None) -> Pa
         log_host=hosts["PAPERSPACE_CONFIG_LOG_HOST"],
         project_id=project,
     )
+
+
+def money(text: str | None, flag: str) -> float | None:
+    """US dollars as a user types them ('25', '$12.50'); None when not given."""
+    if text is None:
+        return None
+    raw = text.strip().removeprefix("$").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= 1_000_000 or not raw[:1].isdigit():
+        raise UsageError(
+            f"{flag}: {text!r} is not an amount (valid: US dollars from 0 to 1000000, e.g. 25 or 12.50)"
+        )
+    return value
+
+
+def retry_backoff(env: Mapping[str, str]) -> float:
+    """`GRT_RETRY_BACKOFF`: seconds before the first retry of a transient failure (default 2)."""
+    return _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
 
 
 def _checked(value: str | None, name: str, pattern: re.Pattern[str], valid: str) -> str | None:

@@ -71,7 +71,8 @@ def test_inputs_that_grt_needs_are_in_the_grt_steps_env() -> None:
     forwarded = set(re.findall(r"\binputs\.([\w-]+)", env))
     via_prep = {"runtime", "workspace-ref", "matrices", "artifact-name", "allow-fork-code"}
     before = {"check-sources"}  # the sources step, before any notebook is created
-    assert forwarded == set(INPUTS) - via_prep - before
+    history = {"history-branch", "save-history"}  # the history steps, around grt's
+    assert forwarded == set(INPUTS) - via_prep - before - history
     assert set(re.findall(r"\bsteps\.prep\.outputs\.([\w-]+)", env)) == {
         "runtime",
         "runtimes",

@@ -102,7 +102,8 @@ def _annotation(path: str, title: str, message: str, details: str) -> dict[str, 
 def output(run: RunResult, run_url: str) -> dict[str, str]:
     """title, summary (counts and status table) and text (failure details), within the limits."""
     counts = markdown.counts_line(run)
-    head = f"{counts}\n\n[Workflow run]({run_url})\n\n"
+    cost = markdown.cost_markdown(run)
+    head = f"{counts}\n\n" + (f"{cost}\n\n" if cost else "") + f"[Workflow run]({run_url})\n\n"
     table = markdown.status_table(run)
     if len(head) + len(table) > OUTPUT_LIMIT:
         table = comment_body.cut_table(table, OUTPUT_LIMIT - len(head), run_url)

@@ -53,6 +53,7 @@ class LiveComment:
         clock: Callable[[], float] = time.monotonic,
         min_interval_s: float = MIN_INTERVAL_S,
         author: str | None = None,
+        baseline: state.Cells | None = None,
     ) -> None:
         if context.pr_number is None:
             raise ValueError("a PR comment needs a pull request number")
@@ -68,6 +69,7 @@ class LiveComment:
         self._comment: IssueComment | None = None
         self._searched = False
         self._baseline: state.Cells | None = None
+        self._history_baseline = baseline  # the previous run in history, when no comment says
         self._last_write: float | None = None
         self._disabled = False
 
@@ -116,6 +118,8 @@ class LiveComment:
             self._comment = found[0] if found else None
             old = state.decode(self._comment.body or "") if self._comment is not None else None
             self._baseline = old.baseline_for(self._context.run_key) if old else None
+            if self._baseline is None:
+                self._baseline = self._history_baseline
             self._searched = True
         tested = self._tested_sha(run)
         moved = self._head_if_moved(tested) if check_head else None
@@ -196,9 +200,13 @@ def upsert_comment(
     actions: Actions,
     *,
     author: str | None = None,
+    baseline: state.Cells | None = None,
 ) -> str | None:
     """Create or edit the runtime's comment with finished results; its URL, or None on failure.
 
-    `author`: the token's identity when already known (see `client.identity`).
+    `author`: the token's identity when already known (see `client.identity`). `baseline`: the
+    previous run from history, compared with when the comment holds no state of its own.
     """
-    return LiveComment(gh, context, run.runtime, actions, author=author).finish(run)
+    return LiveComment(gh, context, run.runtime, actions, author=author, baseline=baseline).finish(
+        run
+    )

@@ -58,7 +58,14 @@ def render(
     cells = state.cells_of(run)
     hidden = state.encode(state.State(run=header.run_key, cells=cells, prev=baseline))
     top = "\n\n".join(
-        p for p in (_title(run, header), _moved(header), markdown.counts_line(run)) if p
+        p
+        for p in (
+            _title(run, header),
+            _moved(header),
+            markdown.counts_line(run),
+            markdown.cost_markdown(run),
+        )
+        if p
     )
     table = markdown.status_table(run).rstrip("\n")
     changes = _changes(baseline, cells)
@@ -132,6 +139,11 @@ def _changes(baseline: state.Cells | None, cells: state.Cells) -> str:
             if len(items) > _CHANGES_LINES:
                 lines.append(f"  - … and {len(items) - _CHANGES_LINES} more")
     return "\n".join(lines)
+
+
+def changes_section(baseline: state.Cells | None, cells: state.Cells) -> str:
+    """ "Changes since the previous run" (for the job summary too); "" without a baseline."""
+    return _changes(baseline, cells)
 
 
 def cut_table(table: str, room: int, run_url: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from github.MainClass import Github
 
+from gradient_runtime_test.github import comment_body, state
 from gradient_runtime_test.github.actions import Actions
 from gradient_runtime_test.github.checks import publish_check_run
 from gradient_runtime_test.github.client import REPORTING_ERRORS, describe, identity, make_github
@@ -57,13 +58,20 @@ def publish(
     results_paths: Sequence[Path | str] = (),
     junit_paths: Sequence[Path | str] = (),
     live_comments: Mapping[str, LiveComment] | None = None,
+    baselines: Mapping[str, state.Cells] | None = None,
 ) -> Published:
     """Write the job summary and outputs, then the PR comment and check run where allowed.
 
-    `live_comments` (runtime -> LiveComment) are finished instead of found afresh.
+    `live_comments` (runtime -> LiveComment) are finished instead of found afresh. `baselines`
+    (runtime -> the previous run's cells, from history) give "changes since the previous run" in
+    the job summary, and in a comment that holds no state of its own.
     """
     conclusion = overall_conclusion(runs)
     actions.append_summary(markdown.summary(runs, run_url=context.run_url if context else None))
+    baselines = baselines or {}
+    changes = [_changes(run, baselines[run.runtime]) for run in runs if run.runtime in baselines]
+    if changes:
+        actions.append_summary("\n\n".join(changes) + "\n")
     outputs = {
         "results": "\n".join(str(p) for p in results_paths),
         "junit": "\n".join(str(p) for p in junit_paths),
@@ -88,9 +96,15 @@ def publish(
                 check_run=check_run,
                 live=live_comments or {},
                 conclusion=conclusion,
+                baselines=baselines,
             )
     actions.set_output("comment-url", "\n".join(published.comment_urls))
     return published
+
+
+def _changes(run: RunResult, baseline: state.Cells) -> str:
+    section = comment_body.changes_section(baseline, state.cells_of(run))
+    return f"#### {markdown.escape(run.runtime)}\n\n{section}"
 
 
 def _count(runs: Sequence[RunResult], status: CellStatus) -> str:
@@ -132,6 +146,7 @@ def _to_github(
     check_run: bool,
     live: Mapping[str, LiveComment],
     conclusion: CellStatus,
+    baselines: Mapping[str, state.Cells],
 ) -> Published:
     comment_urls: list[str] = []
     check_urls: list[str] = []
@@ -147,7 +162,9 @@ def _to_github(
             if run.runtime in live:
                 url = live[run.runtime].finish(run)
             else:
-                url = upsert_comment(gh, context, run, actions, author=author)
+                url = upsert_comment(
+                    gh, context, run, actions, author=author, baseline=baselines.get(run.runtime)
+                )
             if url:
                 comment_urls.append(url)
         if check_run:

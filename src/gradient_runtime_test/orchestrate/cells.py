@@ -10,7 +10,7 @@ from typing import Any
 
 from ..harness.protocol import ExpectedTests
 from ..providers.base import Handle, Launch, NotebookState
-from ..results import CellResult, TestResult
+from ..results import CellResult, TestResult, cost
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +23,12 @@ class Job:
     run_timeout_s: float  # from Running to a complete bundle
     expected_tests: ExpectedTests  # what the harness's result must answer (from the spec)
     expected_failures: tuple[tuple[str, str], ...] = ()
+    price_per_hour: float | None = None  # USD; None: unknown (counted as 0 against a budget)
+    expected_s: float = 0.0  # how long the cell is expected to bill, for the cost estimate
+
+    @property
+    def estimated_cost_usd(self) -> float | None:
+        return cost(self.expected_s, self.price_per_hour)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,9 +26,12 @@ def make_job(
     project_id: str | None,
     cluster_id: str | None = None,
     key: str | None = None,
+    price_per_hour: float | None = None,
+    expected_s: float = 0.0,
 ) -> Job:
     """The job for `cell`. `key` names the cell in the orchestrator (default: the machine, unique
-    within one runtime's run)."""
+    within one runtime's run). `price_per_hour` (USD, None: unknown) and `expected_s` price the
+    cell for the budget."""
     runtime, machine = cell.runtime, cell.machine
     bundle_id = naming.new_cell_id()
     spec = notebook_spec(
@@ -62,4 +65,6 @@ def make_job(
         run_timeout_s=notebooks_s + CHECKS_MARGIN_S,
         expected_tests=expected_tests(spec),
         expected_failures=tuple((f.machine, f.test) for f in runtime.expected_failures),
+        price_per_hour=price_per_hour,
+        expected_s=expected_s,
     )

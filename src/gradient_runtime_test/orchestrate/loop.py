@@ -26,6 +26,7 @@ from ..harness import bundle as bundle_codec
 from ..harness.protocol import ExpectedTests, keeps
 from ..providers.base import CapacityError, NotebookState, Provider, RunningLimitError
 from ..results import CellResult, CellStatus, TestStatus, apply_expected_failures
+from . import budget
 from .cells import Findings, Job, Leftover, Live, Outcome, Settled
 from .ending import STILL_RUNNING, Ender
 from .options import Options
@@ -76,6 +77,8 @@ class Orchestrator:
         self._done: dict[str, Outcome] = {}
         self.leftovers: list[Leftover] = []
         self._io: concurrent.futures.ThreadPoolExecutor | None = None
+        self._budget = None if options.max_cost_usd is None else budget.Budget(options.max_cost_usd)
+        self._budget_looked: float | None = None  # when the budget was last looked at
 
     def outcome(self, machine: str) -> Outcome | None:
         """The finished cell on `machine`, if it has finished."""
@@ -94,6 +97,7 @@ class Orchestrator:
         )
         try:
             while (queue or self._live or self._settling) and not self.cancel.is_set():
+                self._hold_budget(queue)
                 blocked_until = self._launch(queue, blocked_until)
                 if self._live:
                     self._poll()
@@ -148,7 +152,8 @@ class Orchestrator:
         free = self.options.max_parallel - self._busy()
         while queue and len(batch) < free:
             item = queue.popleft()
-            (deferred if now < item[2] else batch).append(item)
+            wait = now < item[2] or not self._affords(item[0], [j for j, _, _ in batch], now)
+            (deferred if wait else batch).append(item)
         for job, _, _ in batch:
             self.progress(job.machine, CellStatus.STARTING, "creating notebook")
         created = self._map(lambda item: self.provider.create(item[0].launch), batch)
@@ -292,14 +297,16 @@ class Orchestrator:
         *,
         findings: Findings | None = None,
         settle: bool = True,
+        stop: bool = False,
     ) -> None:
         """Take the cell off the live list; its notebook is stopped, measured and deleted in the
-        background (unless `settle` is false), and its result recorded once that is done."""
+        background (unless `settle` is false; with `stop`, whatever the keep policy), and its
+        result recorded once that is done."""
         self._live.pop(cell.job.machine, None)
         findings = findings or Findings()
         now = self.clock()
         if not settle or self._io is None:
-            settled = self._settle(cell, status) if settle else Settled({}, now, None)
+            settled = self._settle(cell, status, stop) if settle else Settled({}, now, None)
             self._record(cell, status, reason, findings, finished_at=now, settled=settled)
             return
         self._settling[cell.job.machine] = _Settling(
@@ -308,8 +315,8 @@ class Orchestrator:
             reason=reason,
             findings=findings,
             finished_at=now,
-            future=self._io.submit(self._settle, cell, status),
-            active=cell.state not in _ENDED and not self._keeps(status),
+            future=self._io.submit(self._settle, cell, status, stop),
+            active=cell.state not in _ENDED and (stop or not self._keeps(status)),
         )
 
     def _reap(self) -> None:
@@ -360,6 +367,8 @@ class Orchestrator:
             if findings.harness_s is not None
             else finished_at - started,
             billed_s=settled.stopped_at - cell.created_at,
+            price_per_hour=cell.job.price_per_hour,
+            estimated_cost_usd=cell.job.estimated_cost_usd,
             environment=dict(findings.environment),
             metrics=metrics,
             tests=findings.tests,
@@ -376,16 +385,22 @@ class Orchestrator:
     def _keeps(self, status: CellStatus) -> bool:
         return keeps(self.options.keep, status in (CellStatus.FAILED, CellStatus.ERROR))
 
-    def _settle(self, cell: Live, status: CellStatus) -> Settled:
+    def _settle(self, cell: Live, status: CellStatus, stop: bool = False) -> Settled:
         """Runs in a worker thread: provider calls only, no orchestrator state."""
-        return self._ender.settle(cell.handle, keep=self._keeps(status))
+        return self._ender.settle(cell.handle, keep=not stop and self._keeps(status))
 
     def _left(self, cell: Live, what: str) -> None:
         self.leftovers.append(Leftover(cell.job.machine, cell.handle.notebook_id, what))
 
     def _finish_without_notebook(self, job: Job, status: CellStatus, reason: str) -> None:
         self._done[job.machine] = Outcome(
-            result=CellResult(machine=job.machine, status=status, reason=reason)
+            result=CellResult(
+                machine=job.machine,
+                status=status,
+                reason=reason,
+                price_per_hour=job.price_per_hour,
+                estimated_cost_usd=job.estimated_cost_usd,
+            )
         )
         self.progress(job.machine, status, reason)
 
@@ -415,6 +430,43 @@ class Orchestrator:
         for job, _, _ in queue:
             if job.machine not in self._done:
                 self._finish_without_notebook(job, CellStatus.CANCELLED, reason)
+
+    # --- budget (--max-cost) --------------------------------------------------------------------
+
+    def _billed(self) -> float:
+        return sum(o.result.cost_usd or 0.0 for o in self._done.values())
+
+    def _affords(self, job: Job, batch: Sequence[Job], now: float) -> bool:
+        """Whether the budget leaves room for `job` next to what runs and the `batch` so far."""
+        if self._budget is None:
+            return True
+        ending = [s.cell for s in self._settling.values()]
+        committed = self._budget.committed(self._billed(), self._live.values(), ending, now)
+        return self._budget.affords(committed, [*batch, job])
+
+    def _hold_budget(self, queue: Queue) -> None:
+        """Once the run would spend past its budget before the next poll, cancel every running
+        cell (stopped and deleted whatever the keep policy) and the queue. When nothing runs,
+        queued cells that do not fit never will: cancel them."""
+        if self._budget is None:
+            return
+        now = self.clock()
+        # The next look comes a poll later, or as late as this one came (a slow API): look ahead.
+        gap = 0.0 if self._budget_looked is None else now - self._budget_looked
+        lookahead = max(self.options.poll_interval_s, gap)
+        self._budget_looked = now
+        up = [*self._live.values(), *(s.cell for s in self._settling.values())]
+        if self._budget.exhausted(self._billed(), up, now, lookahead):
+            for cell in list(self._live.values()):
+                self._finish(cell, CellStatus.CANCELLED, budget.REASON, stop=True)
+            over = list(queue)
+        elif not up:
+            over = [item for item in queue if not self._affords(item[0], [], now)]
+        else:
+            return
+        for item in over:
+            queue.remove(item)
+            self._finish_without_notebook(item[0], CellStatus.CANCELLED, budget.REASON)
 
 
 def _verdict(payload: Any, expected: ExpectedTests) -> tuple[CellStatus, str, Findings]:

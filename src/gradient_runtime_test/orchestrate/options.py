@@ -24,6 +24,8 @@ class Options:
     # An ended notebook whose logs cannot be read is kept (not deleted: its logs hold the
     # result) and asked again at each poll for this long before the cell is an error.
     log_retry_s: float = 120.0
+    # USD the run may spend (billed plus what running notebooks accrue); None: no budget.
+    max_cost_usd: float | None = None
 
     @property
     def running_log_interval_s(self) -> float:
@@ -40,6 +42,7 @@ def options_for(
     keep: Keep = Keep.NEVER,
     startup_timeout_s: float = 15 * 60,
     unavailable_delay_s: float = 120.0,
+    max_cost_usd: float | None = None,
 ) -> Options:
     """The options `grt run` uses: every interval scales with the poll interval."""
     return Options(
@@ -56,4 +59,5 @@ def options_for(
         startup_timeout_s=startup_timeout_s,
         # An ended notebook whose logs cannot be read yet is asked again for twelve polls.
         log_retry_s=min(120.0, 12 * poll_interval_s),
+        max_cost_usd=max_cost_usd,
     )

@@ -168,9 +168,19 @@ def _properties(run: RunResult, cell: CellResult) -> dict[str, str]:
         "python": str(env.get("python") or ""),
         "duration_s": f"{cell.duration_s:.3f}" if cell.duration_s else "",
         "billed_s": f"{cell.billed_s:.3f}" if cell.billed_s else "",
+        "price_per_hour": _usd(cell.price_per_hour),
+        "cost_usd": _usd(cell.cost_usd),
+        "estimated_cost_usd": _usd(cell.estimated_cost_usd),
+        "reused_from": f"{cell.reused_from.run_id} {cell.reused_from.at}"
+        if cell.reused_from
+        else "",
     }
     always = ("runtime", "machine", "status")
     return {k: _message(v) for k, v in values.items() if k in always or one_line(v)}
+
+
+def _usd(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def _time(value: str | None) -> float:

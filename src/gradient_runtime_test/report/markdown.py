@@ -30,10 +30,13 @@ from gradient_runtime_test.results import CellResult, CellStatus, RunResult, Tes
 __all__ = [
     "STATUS_EMOJI",
     "code_span",
+    "cost_line",
+    "cost_markdown",
     "counts_line",
     "escape",
     "failure_details",
     "human_duration",
+    "money",
     "status_label",
     "status_table",
     "summary",
@@ -82,8 +85,8 @@ _WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
 _URL_SAFE = "/:?#=&%@+,;~-._!$*'"  # RFC 3986 minus ( ) [ ] and anything that ends a link
 
-_HEADER = ("Machine", "Status", "Checks", "Notebooks", "GPU", "Time", "Notebook")
-_ALIGN = (":--", ":--", "--:", "--:", ":--", "--:", ":--")
+_HEADER = ("Machine", "Status", "Checks", "Notebooks", "GPU", "Time", "Cost", "Notebook")
+_ALIGN = (":--", ":--", "--:", "--:", ":--", "--:", "--:", ":--")
 _NONE = "—"
 
 
@@ -134,6 +137,46 @@ def human_duration(seconds: float) -> str:
         return f"{total // 60}m {total % 60:02d}s"
     minutes = (total + 30) // 60
     return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def money(usd: float | None) -> str:
+    """$1.23, "<$0.01" for a little, "—" for no price."""
+    if usd is None:
+        return _NONE
+    if 0 < usd < 0.005:
+        return "<$0.01"
+    return f"${usd:,.2f}"
+
+
+def _cell_cost(cell: CellResult) -> str:
+    """What a finished cell cost ("—": no price, or not finished yet)."""
+    return money(cell.cost_usd) if cell.status.finished else _NONE
+
+
+def _dollars(text: str) -> str:
+    """Dollar signs shown as such (GitHub reads `$...$` as math)."""
+    return text.replace("$", "\\$")
+
+
+def cost_markdown(run: RunResult) -> str:
+    """`cost_line` as Markdown (escaped); "" when nothing is priced."""
+    return _dollars(escape(cost_line(run)))
+
+
+def cost_line(run: RunResult) -> str:
+    """ "Cost: billed $1.23 of an estimated $4.56 · budget $5.00"; "" when nothing is priced."""
+    cost, estimate, budget = run.cost_usd, run.estimated_cost_usd, run.max_cost_usd
+    if cost is None and estimate is None and budget is None:
+        return ""
+    so_far = "" if all(c.status.finished for c in run.cells) else " so far"
+    text = f"Cost: billed {money(cost or 0.0)}{so_far}"
+    if estimate is not None:
+        text += f" of an estimated {money(estimate)}"
+    if budget is not None:
+        text += f" · budget {money(budget)}"
+    if unpriced := run.unpriced:
+        text += f" ({unpriced} machine{'s' if unpriced != 1 else ''} without a price not counted)"
+    return text
 
 
 def counts_line(run: RunResult) -> str:
@@ -192,7 +235,21 @@ def _status_cell(cell: CellResult) -> str:
     xfail = sum(1 for t in cell.tests if t.status == TestStatus.XFAIL)
     xpass = sum(1 for t in cell.tests if t.status == TestStatus.XPASS)
     notes = [f"{n} {word}" for n, word in ((xfail, "xfail"), (xpass, "xpass")) if n]
+    if cell.reused_from is not None:
+        notes.append(_reused_note(cell))
     return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _reused_note(cell: CellResult) -> str:
+    """ "reused: run 41/1 of 2026-11-29", the run linked when it has a link."""
+    reuse = cell.reused_from
+    if reuse is None:
+        return ""
+    run = f"run {reuse.run_id}" if reuse.run_id else "an earlier run"
+    date = one_line(reuse.at)[:10]
+    return (
+        f"reused: {_link(run, reuse.run_url) if reuse.run_url else escape(run)} of {escape(date)}"
+    )
 
 
 def _fraction(counts: tuple[int, int]) -> str:
@@ -214,6 +271,7 @@ def _row(cell: CellResult) -> str:
         _fraction(cell.counts("notebooks/")),
         escape(gpu_summary(cell.environment)) or _NONE,
         human_duration(cell.duration_s),
+        _dollars(_cell_cost(cell)),
         _notebook_cell(cell),
     )
     return "| " + " | ".join(values) + " |"
@@ -319,6 +377,8 @@ def _heading(run: RunResult) -> str:
         else f"{STATUS_EMOJI[CellStatus.RUNNING]} in progress"
     )
     lines.append(f"{label} — {escape(counts_line(run))}")
+    if cost := cost_markdown(run):
+        lines += ["", cost]
     return "\n".join(lines)
 
 
@@ -462,13 +522,16 @@ def terminal_table(run: RunResult) -> str:
             f"{notebooks[0]}/{notebooks[1]}" if notebooks[1] else "-",
             gpu_summary(cell.environment, times="x") or "-",
             human_duration(cell.duration_s).replace(_NONE, "-"),
-            cell.notebook_id or "-",
+            _cell_cost(cell).replace(_NONE, "-"),
+            cell.notebook_id or ("reused" if cell.reused_from else "-"),
         ]
         rows.append([_fit(value, _TERM_CELL) or "-" for value in row])
     widths = [max(_width(row[i]) for row in rows) for i in range(len(_HEADER))]
     lines = [f"{_fit(run.runtime, _TERM_LINE)}: {counts_line(run)}", ""]
     for row in rows:
         lines.append("  ".join(_pad(v, w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if cost := cost_line(run):
+        lines += ["", cost.replace("·", "-")]
     problems: list[tuple[str, str]] = []  # (label, text)
     for cell in run.cells:
         machine = _fit(cell.machine, _TERM_CELL)
