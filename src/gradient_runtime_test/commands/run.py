@@ -26,7 +26,7 @@ from ..orchestrate.jobs import make_job
 from ..plan import Cell, plan
 from ..providers import naming
 from ..providers.base import Provider
-from ..report.outputs import write_cell_files, write_results
+from ..report.outputs import Output
 from ..report.progress import make_progress
 from ..results import CellResult, CellStatus, RunResult, exit_code
 from ..settings import KEEP, PROVIDERS, RunSettings
@@ -109,7 +109,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         raise
     publisher = _Publisher(prepared.settings, prepared.runtime.name, env, prepared.ledger.baseline)
     done = _execute(prepared, publisher)
-    paths = _write(prepared.settings.out, done.result, done.outcomes)
+    output = Output(prepared.settings.out)
+    paths = _write(output, done.result, done.outcomes)
     if prepared.settings.history is not None:
         problem = ledger.record(
             prepared.settings.history, [done.result], event=prepared.origin.event
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     print(terminal_table(done.result), file=out)
     print(f"Results: {prepared.settings.out}/", file=out)
     publisher.publish(done.result, paths)
+    output.check()  # a file that could not be written: one line, exit 2, after all the rest
     if done.signals:
         return 128 + done.signals[0]
     return exit_code([done.result], args.fail_on)
@@ -421,10 +423,10 @@ def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
     return LocalProvider(base_env=settings.env, matrices_root=catalogue.root)
 
 
-def _write(out: Path, result: RunResult, outcomes: Sequence[Outcome]) -> dict[str, Path]:
-    paths = write_results(out, [result])
+def _write(output: Output, result: RunResult, outcomes: Sequence[Outcome]) -> dict[str, Path]:
+    paths = output.results([result])
     for outcome in outcomes:
-        write_cell_files(out, outcome.result.machine, outcome.log, outcome.notebooks)
+        output.cell_files(outcome.result.machine, outcome.log, outcome.notebooks)
     return paths
 
 

@@ -1,11 +1,12 @@
 """The PR status comment: one per runtime per pull request, found and edited in place, live.
 
-Ours is a comment whose body holds the runtime's marker AND whose author is this token's identity
-(a comment by someone else that quotes the marker is left alone). All pages are searched. A
-personal token's login is known (GET /user); an App token's (`<slug>[bot]`, any App: the
-workflow's GITHUB_TOKEN or one from actions/create-github-app-token) is learned from the first
-comment it creates, and until then a bot's comment with the marker stands for ours, so a report
-with another App's token edits the comment instead of adding one.
+Ours is a comment whose first line is the runtime's marker AND whose author is this token's
+identity (a comment by someone else that quotes the marker, or one of ours that quotes another
+runtime's marker further down, is left alone). All pages are searched. A personal token's login
+is known (GET /user); an App token's (`<slug>[bot]`, any App: the workflow's GITHUB_TOKEN or one
+from actions/create-github-app-token) is learned from the first comment it creates, and until then
+a bot's comment with the marker as its first line stands for ours, so a report with another App's
+token edits the comment instead of adding one.
 
 Two reporters for the same runtime and PR may race: both list, find nothing, and both create.
 Therefore whoever creates a comment lists again right after, keeps the oldest of ours (lowest
@@ -159,7 +160,7 @@ class LiveComment:
         mine = [
             c
             for c in issue.get_comments()
-            if self._marker in (c.body or "")
+            if comment_body.is_ours(c.body or "", self._marker)
             and c.user is not None
             and author is not None
             and author.authored(c.user)

@@ -53,12 +53,12 @@ def parse_machines(data: Any, reader: Reader) -> dict[str, Machine]:
         entry = reader.mapping(spec, path, _MACHINE_KEYS, required=("accelerator",))
         if entry is None or "accelerator" not in entry:
             continue
-        kind = entry["accelerator"]
-        if kind not in {a.value for a in Accelerator}:
-            reader.problem(
-                (*path, "accelerator"),
-                unknown("accelerator", str(kind), [a.value for a in Accelerator]),
-            )
+        kinds = [a.value for a in Accelerator]
+        kind = reader.string(entry["accelerator"], (*path, "accelerator"), valid=", ".join(kinds))
+        if kind is None:
+            continue
+        if kind not in kinds:
+            reader.problem((*path, "accelerator"), unknown("accelerator", kind, kinds))
             continue
         accelerator = Accelerator(kind)
         count = 0

@@ -34,12 +34,13 @@ from .model import (
     MAX_SHUTDOWN_TIMEOUT_H,
     MAX_TIMEOUT_S,
     REF,
-    RESERVED_ENV,
     TEST_NAME,
+    WORKSPACE_PATH,
     WORKSPACE_URL,
     ExpectedFailure,
     Machine,
     Runtime,
+    env_refusal,
 )
 from .reader import Reader, kind_of, short, unknown
 
@@ -162,11 +163,12 @@ def _workspace(value: Any, reader: Reader) -> str | None:
     text = reader.string(value, ("workspace",), max_len=500)
     if text is None:
         return None
-    if WORKSPACE_URL.match(text) or re.match(r"^[A-Za-z0-9._/-]+$", text):
+    if WORKSPACE_URL.match(text) or WORKSPACE_PATH.match(text):
         return text
     reader.problem(
         ("workspace",),
-        f"{short(text)} is not valid (valid: an https:// git URL or a relative path)",
+        f"{short(text)} is not valid (valid: an https:// git URL, or a path relative to the"
+        " matrices folder)",
     )
     return None
 
@@ -355,10 +357,12 @@ def _environment(value: Any, reader: Reader) -> dict[str, str]:
                 f"{short(key)} is not a valid variable name (valid: letters, digits, _, not starting with a digit)",
             )
             continue
-        if key in RESERVED_ENV or key.startswith("GRT_"):
+        refused = env_refusal(key)
+        if refused is not None:
             reader.problem(
                 path,
-                f"'{key}' may not be set by a runtime (reserved: {', '.join(sorted(RESERVED_ENV))}, GRT_*)",
+                f"'{key}' may not be set by a runtime: it {refused}"
+                ' (valid: a name the README\'s "Matrices" section does not refuse)',
             )
             continue
         if not isinstance(item, str):

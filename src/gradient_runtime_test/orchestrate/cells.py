@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from ..harness.protocol import ExpectedTests
 from ..providers.base import Handle, Launch, NotebookState
 from ..results import CellResult, TestResult, cost
 
@@ -20,6 +21,7 @@ class Job:
     launch: Launch
     bundle_id: str
     run_timeout_s: float  # from Running to a complete bundle
+    expected_tests: ExpectedTests  # what the harness's result must answer (from the spec)
     expected_failures: tuple[tuple[str, str], ...] = ()
     price_per_hour: float | None = None  # USD; None: unknown (counted as 0 against a budget)
     expected_s: float = 0.0  # how long the cell is expected to bill, for the cost estimate
@@ -73,9 +75,9 @@ class Findings:
     def from_payload(cls, payload: Mapping[str, Any]) -> Findings:
         return cls(
             tests=tuple(TestResult.from_json(t) for t in payload.get("tests", ())),
-            environment=payload.get("environment") or {},
-            metrics=payload.get("metrics") or {},
-            notebooks=payload.get("notebooks") or {},
+            environment=_mapping(payload.get("environment")),
+            metrics=_mapping(payload.get("metrics")),
+            notebooks=_mapping(payload.get("notebooks")),
             harness_s=_harness_seconds(payload),
         )
 
@@ -102,6 +104,11 @@ class Leftover:
     def message(self) -> str:
         sweep = f"grt sweep --run {self.run_id}" if self.run_id else "grt sweep"
         return f"notebook {self.notebook_id} ({self.machine}) {self.what}: `{sweep}` stops and deletes it"
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """An object of the payload; anything else (a forged or broken payload) counts as none."""
+    return value if isinstance(value, dict) else {}
 
 
 def _harness_seconds(payload: Mapping[str, Any]) -> float | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..harness import bundle as bundle_codec
-from ..harness.protocol import keeps
+from ..harness.protocol import ExpectedTests, keeps
 from ..providers import naming
 from ..providers.base import (
     CapacityError,
@@ -398,8 +398,8 @@ class Orchestrator:
         except bundle_codec.BundleError as exc:
             self._finish(cell, CellStatus.ERROR, f"result bundle unusable: {exc}")
             return True
-        findings = Findings.from_payload(payload)
-        self._finish(cell, _verdict(findings), "", findings=findings)
+        status, reason, findings = _verdict(payload, cell.job.expected_tests)
+        self._finish(cell, status, reason, findings=findings)
         return True
 
     def _read_again(self, cell: Live, now: float) -> bool:
@@ -631,13 +631,30 @@ class Orchestrator:
             self._finish_without_notebook(item[0], CellStatus.CANCELLED, budget.REASON)
 
 
-def _verdict(findings: Findings) -> CellStatus:
+def _verdict(payload: Any, expected: ExpectedTests) -> tuple[CellStatus, str, Findings]:
+    """The cell's status, reason and findings from the harness's payload. A payload that does
+    not answer the spec (a test missing, extra, repeated or without a status) is an error, and
+    so is one where an error stands in for missing tests (whatever else failed: the expected
+    failures of the matrix cannot turn such a cell green)."""
+    if not isinstance(payload, dict):
+        return CellStatus.ERROR, "result unusable: the payload is not an object", Findings()
+    problems = expected.problems(payload.get("tests"))
+    try:
+        findings = Findings.from_payload(payload)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        findings = None
+    if problems:
+        return CellStatus.ERROR, "incomplete result: " + "; ".join(problems), findings or Findings()
+    if findings is None:
+        return CellStatus.ERROR, "result unusable: a test's fields are unreadable", Findings()
+    if expected.stood_in(payload["tests"]):  # a harness step broke: what it owed has no verdict
+        return CellStatus.ERROR, "", findings
     statuses = {t.status for t in findings.tests}
     if TestStatus.FAILED in statuses:
-        return CellStatus.FAILED
+        return CellStatus.FAILED, "", findings
     if TestStatus.ERROR in statuses:
-        return CellStatus.ERROR
-    return CellStatus.PASSED
+        return CellStatus.ERROR, "", findings
+    return CellStatus.PASSED, "", findings
 
 
 def _ended_how(cell: Live, now: float) -> str:
