@@ -51,27 +51,56 @@ class TestResult:
     name: str  # e.g. "checks/gpu.count", "notebooks/quick_start.ipynb", "notebooks/a.ipynb[rerun]"
     status: TestStatus
     duration_s: float = 0.0
-    message: str = ""  # one line: for a notebook, "cell 3: ZeroDivisionError: division by zero"
+    # one line; for a notebook "cell 5 (In [3]): ZeroDivisionError: division by zero"
+    message: str = ""
     details: str = ""  # multi-line, ANSI-free (e.g. a traceback)
+    # Notebooks only; in results.json only when set:
+    cell: int | None = None  # the cell `message` names: 1-based among all the notebook's cells
+    timing: Mapping[str, float] = dataclasses.field(default_factory=dict)  # seconds per phase
+    cut: tuple[str, ...] = ()  # what was cut from the executed copy
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "status": self.status.value,
             "duration_s": round(self.duration_s, 3),
             "message": self.message,
             "details": self.details,
         }
+        if self.cell is not None:
+            data["cell"] = self.cell
+        if self.timing:
+            data["timing"] = {k: round(v, 3) for k, v in self.timing.items()}
+        if self.cut:
+            data["cut"] = list(self.cut)
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TestResult:
+        cell = data.get("cell")
+        timing = data.get("timing")
         return cls(
             name=str(data["name"]),
             status=TestStatus(data["status"]),
             duration_s=float(data.get("duration_s") or 0.0),
             message=str(data.get("message") or ""),
             details=str(data.get("details") or ""),
+            cell=cell if isinstance(cell, int) and not isinstance(cell, bool) else None,
+            timing={
+                str(k): float(v)
+                for k, v in (timing.items() if isinstance(timing, Mapping) else ())
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            },
+            cut=_strings(data.get("cut")),
+            warnings=_strings(data.get("warnings")),
         )
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 @dataclasses.dataclass(frozen=True)
