@@ -74,6 +74,7 @@ class Job:
     check_exit_codes: bool = NotebookEntry.check_exit_codes  # the spec's default
     runs: int = 1
     allow_errors: bool = False
+    cell_timeout_from: str = "cell_timeout"  # where the per-cell limit was set, for messages
     # Held while the job's cells run (a scheduler's slot); engines enter it once, after the
     # kernel is ready where they can. Set by the scheduler: ``waited_s``, the time spent waiting
     # for the slot, and ``busy_s``, the rest of the time the job took.
@@ -136,6 +137,13 @@ def output_failure(cell: Mapping[str, Any], index: int, out: Mapping[str, Any]) 
         evalue += " (a non-zero exit code fails the notebook)"
     details = strip_ansi("\n".join(str(line) for line in out.get("traceback", [])))
     return Failure(Status.FAILED, ename, evalue, details or cell_details(cell), index, _count(cell))
+
+
+def cell_timeout_text(job: Job) -> str:
+    return "cell did not finish within its %g s limit (%s)" % (
+        job.cell_timeout or 0,
+        job.cell_timeout_from,
+    )
 
 
 def cell_details(cell: Mapping[str, Any], note: str = "") -> str:

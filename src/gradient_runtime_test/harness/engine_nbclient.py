@@ -14,7 +14,7 @@ import time
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
-from .engine import Failure, Job, Outcome, cell_details, judge_cell
+from .engine import Failure, Job, Outcome, cell_details, cell_timeout_text, judge_cell
 from .kernelcode import (
     INSTALL_EXIT_CODE_HOOK,
     READ_EXIT_CODES,
@@ -136,10 +136,7 @@ class _Run:
         except CellTimeoutError:
             if cut_short:
                 return _notebook_timeout(job, index, cell), False
-            limit = "cell did not finish within its %g s limit (cell_timeout)" % (
-                job.cell_timeout or 0
-            )
-            return _cell_failure("CellTimeoutError", limit, index, cell), False
+            return _cell_failure("CellTimeoutError", cell_timeout_text(job), index, cell), False
         except DeadKernelError:
             dead = _cell_failure(*_DEAD, index, cell)
             dead.execution_count = None  # whether the kernel said it before dying is a race

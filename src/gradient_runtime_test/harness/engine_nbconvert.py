@@ -34,7 +34,15 @@ import tempfile
 import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .engine import Failure, Job, Outcome, cell_details, clear_from, judge_cell
+from .engine import (
+    Failure,
+    Job,
+    Outcome,
+    cell_details,
+    cell_timeout_text,
+    clear_from,
+    judge_cell,
+)
 from .kernelcode import (
     INSTALL_EXIT_CODE_HOOK,
     RAISE_ON_EXIT_CODES,
@@ -392,7 +400,7 @@ def _classify(
         return Failure(
             Status.FAILED,
             "CellTimeoutError",
-            "cell did not finish within its %g s limit (cell_timeout)" % (job.cell_timeout or 0),
+            cell_timeout_text(job),
             details,
             cell,
         )

@@ -94,6 +94,7 @@ def _normalised(data: Dict[str, Any], path: str) -> Dict[str, Any]:
         raise NotebookFileError("invalid notebook %s: no list of cells" % path)
     if not isinstance(data.get("metadata"), dict):
         data["metadata"] = {}
+    _repair_metadata(data["metadata"])
     for n, cell in enumerate(cells, 1):
         kind = cell.get("cell_type") if isinstance(cell, dict) else None
         if kind not in CELL_TYPES:
@@ -107,10 +108,41 @@ def _normalised(data: Dict[str, Any], path: str) -> Dict[str, Any]:
         if kind == "code":  # outputs stored in the file are not this run's
             cell["outputs"] = []
             cell["execution_count"] = None
+    if any("id" in cell for cell in cells) and data.get("nbformat_minor", 0) < 5:
+        data["nbformat_minor"] = 5  # ids are only valid from nbformat 4.5 on
     if data.get("nbformat_minor", 0) >= 5:
         _repair_ids(cells)
     result: Dict[str, Any] = data
     return result
+
+
+def _repair_metadata(meta: Dict[str, Any]) -> None:
+    """What nbformat's schema requires of the notebook metadata the harness reads and keeps:
+    a kernelspec has a name and a display name, language_info a name."""
+    spec = meta.get("kernelspec")
+    if spec is not None and not (isinstance(spec, dict) and isinstance(spec.get("name"), str)):
+        del meta["kernelspec"]
+    elif isinstance(spec, dict) and not isinstance(spec.get("display_name"), str):
+        spec["display_name"] = spec["name"]
+    info = meta.get("language_info")
+    if info is not None and not (isinstance(info, dict) and isinstance(info.get("name"), str)):
+        del meta["language_info"]
+
+
+def invalid_copy(nb: Mapping[str, Any]) -> Optional[str]:
+    """Why an executed copy is not valid nbformat, when the runtime's nbformat can tell."""
+    try:
+        import nbformat as _nbformat
+    except ImportError:
+        return None
+    nbformat: Any = _nbformat
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nbformat.validate(nbformat.from_dict(copy.deepcopy(nb)))
+    except Exception as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
 
 
 def _text(value: Any) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .capping import cap_notebook
 from .engine import Job, Outcome
@@ -28,6 +28,7 @@ from .nbfile import (
     NotebookMissing,
     Prepared,
     execution_options,
+    invalid_copy,
     kernel_name,
     language,
     prepare,
@@ -105,7 +106,8 @@ def start_notebook(
         nb = read_notebook(path)
     except NotebookFileError as exc:
         status = Status.ERROR if isinstance(exc, NotebookMissing) else Status.FAILED
-        return _not_run(entry, Result(name, status, str(exc), duration_s=watch.elapsed()))
+        why = _MISSING if status is Status.ERROR else _BROKEN
+        return _not_run(entry, Result(name, status, str(exc), why, watch.elapsed()))
     lang = language(nb)
     if entry.parameters and lang not in (None, "python"):
         problem = "parameters can only be injected into Python notebooks, this one is %s" % lang
@@ -125,6 +127,17 @@ def start_notebook(
     return finish
 
 
+_MISSING = (
+    "The matrix lists this notebook, but the workspace does not hold it at this ref: no verdict"
+    " on the runtime. Fix the path in the matrix or add the notebook; `grt plan --check-sources`"
+    " checks notebooks before a run."
+)
+_BROKEN = (
+    "The workspace holds this file, but Jupyter could not open it as a notebook either: the"
+    " runtime's workspace is what is broken. Fix or replace the file at this ref."
+)
+
+
 def _job(
     entry: NotebookEntry,
     nb: Dict[str, Any],
@@ -135,9 +148,12 @@ def _job(
     """The engine's job: the matrix entry's options, else the notebook's own
     ``metadata.execution`` (``timeout`` per cell, ``allow_errors``), else the defaults."""
     own = execution_options(nb)
-    cell_timeout = entry.cell_timeout
-    if cell_timeout is None:
-        cell_timeout = own.get("timeout", CELL_TIMEOUT_S)
+    cell_timeout: Optional[float] = CELL_TIMEOUT_S
+    source = "cell_timeout"
+    if entry.cell_timeout is not None:
+        cell_timeout = entry.cell_timeout
+    elif "timeout" in own:  # None there: no per-cell limit
+        cell_timeout, source = own["timeout"], "the notebook's metadata.execution.timeout"
     allow_errors = entry.allow_errors
     if allow_errors is None:
         allow_errors = bool(own.get("allow_errors", False))
@@ -151,6 +167,7 @@ def _job(
         check_exit_codes=entry.check_exit_codes,
         runs=2 if entry.rerun else 1,
         allow_errors=allow_errors,
+        cell_timeout_from=source,
     )
 
 
@@ -184,14 +201,12 @@ def _record(
     rerun_time = sum(o.duration_s for o in outcomes[1:])
     timing = _timing(job)
     result = _result(name, prepared, first, max(0.0, job.busy_s - rerun_time))
-    recorder.add(
-        dataclasses.replace(
-            result,
-            timing=timing,
-            cut=_keep(recorder, spec, entry.path, first, prepared),
-            warnings=_slow(timing),
-        )
+    cut = _keep(recorder, spec, entry.path, first, prepared)
+    invalid = invalid_copy(first.nb)  # never expected: said rather than kept quiet
+    warnings = _slow(timing) + (
+        ("executed copy is not valid nbformat: " + invalid,) if invalid else ()
     )
+    recorder.add(dataclasses.replace(result, timing=timing, cut=cut, warnings=warnings))
     if entry.rerun:
         if len(outcomes) > 1:
             second = outcomes[1]
