@@ -7,6 +7,7 @@ below reads its part of the bundle.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -156,7 +157,8 @@ def test_whole_notebook_timeout(main_run: HarnessRun) -> None:
     test = main_run.test("notebooks/notebook_timeout.ipynb")
     assert test["status"] == "failed"
     assert "NotebookTimeout: notebook did not finish within its 1.2 s limit" in test["message"]
-    assert test["message"].startswith(("cell 3 (In [3]):", "cell 4 (In [4]):", "cell 5 (In [5]):"))
+    # where it strikes depends on the machine's load: a cell that was running has its prompt
+    assert re.match(r"cell ([3-6])( \(In \[\1\]\))?: NotebookTimeout", test["message"]), test
     assert test["details"].startswith("source:\ntime.sleep(0.5)")
     assert test["duration_s"] < 30
 
