@@ -184,7 +184,6 @@ def write_workspace(dest: Path) -> Path:
         path.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
     (dest / "nested" / "input.txt").write_text("hello from the notebook folder\n", encoding="utf-8")
     (dest / "broken.ipynb").write_text('{"cells": [\n  {"cell_type": "code",\n', encoding="utf-8")
-    (dest / "v3.ipynb").write_text(json.dumps(V3_NOTEBOOK, indent=1) + "\n", encoding="utf-8")
     (dest / "broken_optional.py").write_text(
         'raise RuntimeError("installed but broken")\n', encoding="utf-8"
     )

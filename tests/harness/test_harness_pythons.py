@@ -137,7 +137,6 @@ def test_nbconvert_fallback_engine(run_named: Callable[[str], HarnessRun]) -> No
             "cell 2 (In [3]): SystemExit: 1 (a non-zero exit code fails the notebook)",
         ),
         "notebooks/allow_errors_meta.ipynb": ("passed", ""),
-        "notebooks/v3.ipynb": ("passed", ""),
     }
     got = {
         name: (run.test(name)["status"], run.test(name)["message"][: len(message)])

@@ -144,4 +144,8 @@ def test_side_by_side_gives_the_verdicts_of_one_at_a_time(
 
 def _timing_free(message: str) -> str:
     """A whole-notebook timeout strikes in a cell that depends on the machine's load."""
-    return message.split(": ", 1)[1].split(";")[0] if "NotebookTimeout" in message else message
+    return (
+        message.split(": ", 1)[1].split(";", maxsplit=1)[0]
+        if "NotebookTimeout" in message
+        else message
+    )

@@ -64,6 +64,8 @@ def finish_notebooks(
                 result = recorder.get(name)
                 if result is not None:
                     log("%s: %s %s" % (name, result.status.value, result.message))
+                    for warning in result.warnings:
+                        log("%s: warning: %s" % (name, warning))
 
 
 def _start(
