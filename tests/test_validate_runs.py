@@ -9,7 +9,7 @@ import pytest
 
 from gradient_runtime_test.cli import main
 from gradient_runtime_test.command import MAX_COMMAND_CHARS, notebook_command, notebook_spec
-from gradient_runtime_test.commands.validate import command_size
+from gradient_runtime_test.commands.validate import FIXED_CHARS_BOUND, command_size
 from gradient_runtime_test.harness.protocol import Keep
 from gradient_runtime_test.matrix.load import load_catalogue
 
@@ -44,6 +44,9 @@ def test_command_size_is_the_length_of_the_command_a_run_creates() -> None:
             spec = notebook_spec(runtime, machine, bundle_id="0123456789ab", keep=Keep.FAILED)
             command = notebook_command(spec, runtime.command)
             assert command_size(runtime, machine) == len(command), (runtime.name, name)
+            # the quick bound validation starts with is a bound
+            bound = command_size(runtime, machine, exact=False)
+            assert len(command) < bound < len(command) + FIXED_CHARS_BOUND
 
 
 def test_a_runtime_whose_command_is_over_the_cap_is_refused(
