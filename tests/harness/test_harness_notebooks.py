@@ -155,6 +155,7 @@ def test_time_outside_the_cells_gets_a_warning_with_the_split() -> None:
     # waiting for a turn is by design; a long notebook may take its time in its cells
     assert notebooks._slow(dict(timing, kernel_start_s=1.0, total_s=48.3)) == ()
     assert notebooks._slow(dict(timing, cells_s=700.0, total_s=1348.5)) == ()
+    assert notebooks._slow({"waiting_s": 0.0, "total_s": 3600.0}) == ()  # no split known
 
 
 def test_timing_of_a_job() -> None:

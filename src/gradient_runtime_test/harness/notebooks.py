@@ -259,7 +259,9 @@ def _timing(job: Job) -> Dict[str, float]:
 
 def _slow(timing: Mapping[str, float]) -> Tuple[str, ...]:
     """A warning with the split when far more time went outside the cells than into them."""
-    cells = timing.get("cells_s", 0.0)
+    if "cells_s" not in timing:  # the engine could not tell (nbconvert killed on a timeout)
+        return ()
+    cells = timing["cells_s"]
     outside = timing["total_s"] - timing["waiting_s"] - cells
     if outside < SLOW_OUTSIDE_S or outside <= cells:
         return ()
