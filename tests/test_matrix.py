@@ -194,16 +194,20 @@ def test_notebook_entries_accept_every_option(tmp_path: Path) -> None:
         "name: A\ncontainer: x/y\nmachines: [C5, A4000]\nnotebooks:\n"
         "  - plain.ipynb\n"
         "  - {path: ./sub/b.ipynb, timeout: 120, cell_timeout: 30, rerun: true, parameters: {epochs: 1, lr: 0.1},"
-        " check_exit_codes: false, kernel: python3}\n"
-        "  - {path: c.ipynb, skip: needs a mounted dataset}\n"
+        " check_exit_codes: false, kernel: python3, allow_errors: true}\n"
+        "  - {path: c.ipynb, skip: needs a mounted dataset, cell_timeout: null, allow_errors: null}\n"
         "expected_failures:\n  - {machine: A4000, test: notebooks/plain.ipynb, reason: known bug}\n"
     )
     runtime = load_catalogue(root).runtime("A")
     plain, b, c = runtime.notebooks
-    assert plain.path == "plain.ipynb" and plain.timeout == 3600 and plain.cell_timeout == 600
+    # absent (or null) cell_timeout and allow_errors: the notebook's own metadata decides
+    assert plain.path == "plain.ipynb" and plain.timeout == 3600 and plain.cell_timeout is None
+    assert plain.allow_errors is None
     assert b.path == "sub/b.ipynb" and b.rerun and b.parameters == {"epochs": 1, "lr": 0.1}
     assert (b.timeout, b.cell_timeout, b.check_exit_codes, b.kernel) == (120, 30, False, "python3")
+    assert b.allow_errors is True
     assert c.skip == "needs a mounted dataset"
+    assert (c.cell_timeout, c.allow_errors) == (None, None)
     assert runtime.expected_failures[0].reason == "known bug"
 
 

@@ -51,17 +51,32 @@ class TestResult:
     name: str  # e.g. "checks/gpu.count", "notebooks/quick_start.ipynb", "notebooks/a.ipynb[rerun]"
     status: TestStatus
     duration_s: float = 0.0
-    message: str = ""  # one line: for a notebook, "cell 3: ZeroDivisionError: division by zero"
+    # one line; for a notebook "cell 5 (In [3]): ZeroDivisionError: division by zero"
+    message: str = ""
     details: str = ""  # multi-line, ANSI-free (e.g. a traceback)
+    # Notebooks only; in results.json only when set:
+    cell: int | None = None  # the cell `message` names: 1-based among all the notebook's cells
+    timing: Mapping[str, float] = dataclasses.field(default_factory=dict)  # seconds per phase
+    cut: tuple[str, ...] = ()  # what was cut from the executed copy
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "status": self.status.value,
             "duration_s": round(self.duration_s, 3),
             "message": self.message,
             "details": self.details,
         }
+        if self.cell is not None:
+            data["cell"] = self.cell
+        if self.timing:
+            data["timing"] = {k: round(v, 3) for k, v in self.timing.items()}
+        if self.cut:
+            data["cut"] = list(self.cut)
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
     @classmethod
     def from_json(cls, data: Any, where: str = "test") -> TestResult:
@@ -73,7 +88,29 @@ class TestResult:
             duration_s=_seconds(data.get("duration_s"), f"{where}.duration_s"),
             message=_text(data, "message", where),
             details=_text(data, "details", where),
+            cell=_cell_number(data.get("cell"), f"{where}.cell"),
+            timing={
+                str(k): _seconds(v, f"{where}.timing.{k}")
+                for k, v in _object(data.get("timing"), f"{where}.timing").items()
+            },
+            cut=_strings(data.get("cut"), f"{where}.cut"),
+            warnings=_strings(data.get("warnings"), f"{where}.warnings"),
         )
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    items = _array(value, where)
+    if not all(isinstance(v, str) for v in items):
+        raise ValueError(f"{where}: not a list of strings")
+    return tuple(items)
+
+
+def _cell_number(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: not a cell number")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)

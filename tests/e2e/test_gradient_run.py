@@ -129,7 +129,7 @@ def test_failing_notebook_names_the_cell(fake: FakePaperspace, tmp_path: Path) -
     (cell,) = json.loads((out / "results.json").read_text())["cells"]
     assert cell["status"] == "failed"
     broken = next(t for t in cell["tests"] if t["name"] == "notebooks/broken.ipynb")
-    assert broken["message"] == "cell 2: ZeroDivisionError: division by zero"
+    assert broken["message"] == "cell 2 (In [2]): ZeroDivisionError: division by zero"
     assert "ZeroDivisionError" in (out / "summary.md").read_text()
 
 

@@ -91,7 +91,8 @@ def test_failing_notebook_exits_1_and_names_the_cell(tmp_path: Path) -> None:
     (cell,) = json.loads((out / "results.json").read_text())["cells"]
     hello = next(t for t in cell["tests"] if t["name"] == "notebooks/hello.ipynb")
     assert hello["status"] == "failed"
-    assert hello["message"] == "cell 3: AssertionError: off by one"
+    assert hello["message"] == "cell 3 (In [2]): AssertionError: off by one"
+    assert hello["cell"] == 3
     assert "\x1b[" not in hello["details"]
     assert "AssertionError" in (out / "summary.md").read_text()
 

@@ -95,12 +95,15 @@ class NotebookEntry:
 
     path: str  # relative to the workspace
     timeout: float = NOTEBOOK_TIMEOUT_S  # whole notebook, seconds
-    cell_timeout: float = CELL_TIMEOUT_S
+    # Per cell, seconds; None: the notebook's ``metadata.execution.timeout``, else CELL_TIMEOUT_S.
+    cell_timeout: Optional[float] = None
     rerun: bool = False  # run it a second time in the same kernel
     skip: Optional[str] = None  # the reason it is not run
     parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # papermill-style
     check_exit_codes: bool = True  # a `!cmd` exiting non-zero fails the notebook
     kernel: Optional[str] = None  # kernelspec override
+    # Error outputs do not fail the notebook; None: ``metadata.execution.allow_errors``, else no.
+    allow_errors: Optional[bool] = None
 
     @property
     def test_name(self) -> str:
@@ -153,6 +156,12 @@ def encode_spec_arg(data: Mapping[str, Any]) -> str:
 # --- results ---------------------------------------------------------------------------------
 
 
+# A notebook's ``timing``: seconds starting its kernel, waiting (kernel ready) for a turn to run,
+# in its cells (every run), in the harness's hidden cells (exit-code checks), shutting the kernel
+# down, and in all (the notebook's wall time, waiting included; the rest is the engine's own).
+TIMING_KEYS = ("kernel_start_s", "waiting_s", "cells_s", "hidden_s", "shutdown_s", "total_s")
+
+
 class Status(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"  # the runtime misbehaved
@@ -171,15 +180,29 @@ class Result:
     message: str = ""
     details: str = ""
     duration_s: float = 0.0
+    # Notebooks only (left out of the JSON when unset):
+    cell: Optional[int] = None  # the cell the message names: 1-based among all the file's cells
+    timing: Optional[Mapping[str, float]] = None  # where the time went (TIMING_KEYS), seconds
+    cut: Tuple[str, ...] = ()  # what was cut from the executed copy (outputs, images)
+    warnings: Tuple[str, ...] = ()  # e.g. far more time outside the cells than in them
 
     def to_json(self) -> Dict[str, Any]:
-        return {
+        data: Dict[str, Any] = {
             "name": self.name,
             "status": self.status.value,
             "duration_s": round(self.duration_s, 3),
             "message": self.message,
             "details": self.details,
         }
+        if self.cell is not None:
+            data["cell"] = self.cell
+        if self.timing is not None:
+            data["timing"] = {k: round(v, 3) for k, v in self.timing.items()}
+        if self.cut:
+            data["cut"] = list(self.cut)
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
     def __repr__(self) -> str:
         return "Result(%r, %s, %r)" % (self.name, self.status.value, self.message)

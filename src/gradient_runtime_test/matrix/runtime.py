@@ -13,7 +13,6 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ..harness.protocol import (
-    CELL_TIMEOUT_S,
     COMMAND,
     IDENTIFIER,
     KERNEL,
@@ -257,6 +256,8 @@ def _notebook_options(
     for flag in ("rerun", "check_exit_codes"):
         if flag in entry:
             options[flag] = reader.boolean(entry[flag], (*path, flag))
+    if entry.get("allow_errors") is not None:  # null: the notebook's own metadata decides
+        options["allow_errors"] = reader.boolean(entry["allow_errors"], (*path, "allow_errors"))
     if entry.get("skip") is not None:
         options["skip"] = reader.string(
             entry["skip"], (*path, "skip"), valid="the reason the notebook is skipped"
@@ -278,16 +279,16 @@ def _notebook_options(
 def _timeouts(
     entry: Mapping[str, Any], path: yamlnodes.Path_, reader: Reader
 ) -> tuple[int | None, int | None]:
-    """The whole-notebook and per-cell limits (a cell's never longer than its notebook's)."""
+    """The whole-notebook and per-cell limits (a cell's never longer than its notebook's). An
+    absent `cell_timeout` stays None: the notebook's own `metadata.execution.timeout` applies,
+    else the protocol's default, within the notebook's limit."""
     timeout = reader.integer(
         entry.get("timeout", NOTEBOOK_TIMEOUT_S), (*path, "timeout"), 1, MAX_TIMEOUT_S, " seconds"
     )
+    if entry.get("cell_timeout") is None:
+        return timeout, None
     cell_timeout = reader.integer(
-        entry.get("cell_timeout", min(CELL_TIMEOUT_S, timeout or CELL_TIMEOUT_S)),
-        (*path, "cell_timeout"),
-        1,
-        MAX_TIMEOUT_S,
-        " seconds",
+        entry["cell_timeout"], (*path, "cell_timeout"), 1, MAX_TIMEOUT_S, " seconds"
     )
     if timeout and cell_timeout and cell_timeout > timeout:
         reader.problem(

@@ -2,6 +2,7 @@
 
 - `status_table`: one row per machine, the table posted in the pull-request comment and summary.
 - `failure_details`: one collapsible section per failing test or broken cell.
+- `notes_section`: warnings and cut outputs of tests, in one collapsible list.
 - `counts_line`: "11 machines: 9 passed, 1 failed, 1 unavailable".
 - `summary`: `summary.md` / the job summary, kept under a size limit.
 - `terminal_table`: an aligned plain-text table with failure one-liners for `grt run`.
@@ -37,6 +38,7 @@ __all__ = [
     "failure_details",
     "human_duration",
     "money",
+    "notes_section",
     "status_label",
     "status_table",
     "summary",
@@ -353,6 +355,31 @@ def failure_details(run: RunResult, *, max_chars: int | None = None) -> str:
     return "\n\n".join(kept)
 
 
+# -- notes ---------------------------------------------------------------------------------------
+
+_MAX_NOTES = 50
+
+
+def notes_section(run: RunResult) -> str:
+    """One collapsible list of what tests report beside their status: warnings (a notebook that
+    spent far longer outside its cells than in them) and what was cut from executed copies."""
+    items = [
+        f"- {escape(cell.machine, _NAME_CHARS)} · {code_span(shorten(test.name, _NAME_CHARS))}:"
+        f" {kind} {escape(text, _SUMMARY_CHARS)}"
+        for cell in run.cells
+        for test in cell.tests
+        for kind, texts in (("⚠️", test.warnings), ("✂️ cut:", test.cut))
+        for text in texts
+    ]
+    if not items:
+        return ""
+    more = len(items) - _MAX_NOTES
+    shown = items[:_MAX_NOTES] + ([f"- … and {more} more (see results.json)"] if more > 0 else [])
+    noun = "note" if len(items) == 1 else "notes"
+    head = f"<details><summary>ℹ️ {len(items)} {noun}: warnings and cut outputs</summary>"
+    return "\n".join([head, "", *shown, "", "</details>"])
+
+
 # -- summary.md --------------------------------------------------------------------------------
 
 
@@ -413,7 +440,10 @@ def summary(
         title += "\n\n" + _link("Workflow run", run_url)
     heads = [_heading(run) for run in runs]
     tables = [status_table(run) for run in runs]
-    details = [failure_details(run) for run in runs]
+    details = [
+        "\n\n".join(part for part in (failure_details(run), notes_section(run)) if part)
+        for run in runs
+    ]
 
     def assemble(tabs: Sequence[str], dets: Sequence[str]) -> str:
         blocks = [title]
@@ -539,8 +569,11 @@ def terminal_table(run: RunResult) -> str:
         for t in failing:
             text = f"{machine} {_fit(t.name, _TERM_LINE)}"
             problems.append((t.status.value.upper(), _joined(text, t.message)))
-        if cell.status in _WITH_REASON or (cell.status == CellStatus.FAILED and not failing):
-            problems.append((cell.status.value.upper(), _joined(machine, cell.reason)))
+        own_line = cell.status in _WITH_REASON or (cell.status == CellStatus.FAILED and not failing)
+        # a cell without a reason whose failing tests are listed above needs no line of its own
+        if own_line and (cell.reason or not failing):
+            reason = cell.reason or "no reason recorded"
+            problems.append((cell.status.value.upper(), _joined(machine, reason)))
     if problems:
         width = max(len(label) for label, _ in problems)
         lines += ["", "Not passed:"]
