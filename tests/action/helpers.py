@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.action.runner import REPO
-
+REPO = Path(__file__).resolve().parents[2]
+ACTION_YML = REPO / "action.yml"
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 EXAMPLES = sorted((REPO / "docs" / "examples").glob("*.yml"))
 DOC = REPO / "docs" / "action.md"
@@ -27,6 +27,15 @@ def load_yaml(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), path
     return data
+
+
+def load_action() -> dict[str, Any]:
+    return load_yaml(ACTION_YML)
+
+
+def expressions_in(text: str) -> list[str]:
+    """The `${{ ... }}` expressions of a value, without the braces."""
+    return [m.strip() for m in re.findall(r"\$\{\{(.*?)\}\}", text, re.DOTALL)]
 
 
 def triggers(workflow: Mapping[Any, Any]) -> dict[str, Any]:

@@ -1,0 +1,5 @@
+// Runs this stand-in's post stage: the work is in standin.py (see action.yml and ../README.md).
+const { spawnSync } = require("node:child_process");
+const { join } = require("node:path");
+const result = spawnSync("python3", [join(__dirname, "standin.py"), "checkout", "post"], { stdio: "inherit" });
+process.exit(result.status ?? 1);
