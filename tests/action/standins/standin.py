@@ -1,4 +1,4 @@
-"""The work of the stand-in actions under tests/action/standins/ (see the README there).
+"""The work of the stand-in actions in the folders beside this file (used by tests/action/act.py).
 
 Each stand-in keeps the inputs and outputs of the third-party action it replaces in runs under act
 (its action.yml says which), does that action's job on this machine with this machine's own

@@ -1,4 +1,4 @@
-// Runs this stand-in's main stage: the work is in standin.py (see action.yml and ../README.md).
+// Runs this stand-in's main stage: the work is in standin.py; action.yml says what it stands in for.
 const { spawnSync } = require("node:child_process");
 const { join } = require("node:path");
 const result = spawnSync("python3", [join(__dirname, "standin.py"), "setup-python", "main"], { stdio: "inherit" });
