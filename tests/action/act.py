@@ -29,10 +29,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,6 @@ STANDIN_OF = {
     "actions/download-artifact": "download-artifact",
 }
 SLUG = "octo/runtimes"
-GITHUB_URL = f"https://github.com/{SLUG}"
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*([\w.-]+/[\w.-]+)@([\w.-]+)", re.MULTILINE)
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_TOOLS = ("git", "node", "bash", "jq", "openssl", "python3")
@@ -107,6 +107,17 @@ def free_port() -> int:
         return port
 
 
+def repository(full_name: str = SLUG) -> dict[str, Any]:
+    """The `repository` object of an event payload."""
+    owner, name = full_name.split("/")
+    return {
+        "full_name": full_name,
+        "name": name,
+        "owner": {"login": owner},
+        "default_branch": "main",
+    }
+
+
 def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
     proc = subprocess.run(
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
@@ -141,6 +152,7 @@ class ActRun:
     events: tuple[dict[str, Any], ...]
     returncode: int
     stderr: str
+    noise: tuple[str, ...] = ()  # lines of act's stdout that were not JSON events
 
     def _of(self, job: str, matrix: Mapping[str, str] | None) -> list[dict[str, Any]]:
         return [
@@ -156,10 +168,6 @@ class ActRun:
             if "jobResult" in e:
                 found.setdefault(e["jobID"], []).append(e["jobResult"])
         return found
-
-    def matrices(self, job: str) -> list[dict[str, Any]]:
-        """The matrix of each run of `job`, in the order they ended."""
-        return [e["matrix"] for e in self.events if e.get("jobID") == job and "jobResult" in e]
 
     def job(self, job: str, matrix: Mapping[str, str] | None = None) -> str:
         results = [e["jobResult"] for e in self._of(job, matrix) if "jobResult" in e]
@@ -207,15 +215,15 @@ class ActRun:
             and list(e.get("stepID", []))[: len(step)] == list(step)
         ]
 
-    def output_lines(self, job: str, *step: str) -> list[str]:
-        """What a step printed (for failure messages; assertions read results and outputs)."""
-        return [
-            str(e["msg"])
+    def step_log(self, job: str, *step: str) -> str:
+        """Every event of a step (and of the steps inside it), as text: for failure messages;
+        assertions read results, outputs and commands."""
+        lines = [
+            f"[{'/'.join(e['stepID'])}] {str(e.get('msg', '')).rstrip()}"
             for e in self.events
-            if e.get("jobID") == job
-            and e.get("raw_output")
-            and e.get("stepID")[: len(step)] == list(step)
+            if e.get("jobID") == job and list(e.get("stepID", []))[: len(step)] == list(step)
         ]
+        return "\n".join(lines[-150:]) + "".join(f"\n(not JSON) {line}" for line in self.noise)
 
     def log(self, last: int | None = None) -> str:
         """The log as text: each event's message, after its job and step ids."""
@@ -250,9 +258,8 @@ class Sandbox:
         self.home = root / "home"
         self.origin = root / "origin.git"
         self.work = root / "work"
-        self.action = (
-            root / "action"
-        )  # this project, as `uses: OWNER/gradient-runtime-test@REF` gets it
+        # this project, as a workflow that `uses: OWNER/gradient-runtime-test@REF` gets it
+        self.action = root / "action"
         self.action_cache = root / "act-cache"
         self.gitconfig = root / "gitconfig"
         self.env: dict[str, str] = {}  # the runner's environment (act --env), beyond the basics
@@ -424,9 +431,10 @@ class Sandbox:
         job: str | None = None,
         secrets: Mapping[str, str] | None = None,
         variables: Mapping[str, str] | None = None,
-        timeout: float = 300,
+        timeout: float = 420,
     ) -> ActRun:
-        """`act EVENT` on one workflow file (relative to the repository, or in docs/examples)."""
+        """`act EVENT` on one workflow file of the repository (a path relative to it); the act
+        process and everything it started are killed after `timeout` seconds."""
         self._runs += 1
         runs = self.root / "runs" / str(self._runs)
         runs.mkdir(parents=True)
@@ -468,27 +476,28 @@ class Sandbox:
         for name, value in runner_env.items():
             argv += ["--env", f"{name}={value}"]
         env = {**self.git_env(), "LANG": "C.UTF-8", **runner_env}
-        proc = subprocess.run(
+        with subprocess.Popen(
             argv,
             cwd=self.work,
             env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
             stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        events = []
-        for line in proc.stdout.splitlines():
-            if line.startswith("{"):
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group: the jobs' processes go with it
+        ) as proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                stdout, stderr = proc.communicate()
+                stderr += f"\nact was killed after {timeout:g} s"
+        events, noise = [], []
+        for line in stdout.splitlines():
+            try:
                 events.append(json.loads(line))
-        run = ActRun(tuple(events), proc.returncode, proc.stderr)
+            except ValueError:
+                noise.append(line)
+        run = ActRun(tuple(events), proc.returncode, stderr, tuple(noise))
         (runs / "log.txt").write_text(run.log(), encoding="utf-8")  # to read after a failure
         return run
-
-
-def third_party_uses(paths: Iterable[Path]) -> set[tuple[str, str]]:
-    found: set[tuple[str, str]] = set()
-    for path in paths:
-        found.update(USES.findall(path.read_text(encoding="utf-8")))
-    return found

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.action.act import REPO, ActRun, Sandbox
+from tests.action.act import REPO, ActRun, Sandbox, repository
 from tests.conftest_paperspace import FAKE_API_KEY
 from tests.fakes.github import FakeGitHub
 from tests.fakes.paperspace import FakePaperspace
@@ -45,16 +45,6 @@ PROBE_FILE = "matrices/runtimes/act-probe.yaml"
 PROBE_CELL = {"runtime": "Act Probe", "slug": "act-probe", "machine": "C5", "cell": "act-probe--C5"}
 
 
-def repository(full_name: str = "octo/runtimes") -> dict[str, Any]:
-    owner, name = full_name.split("/")
-    return {
-        "full_name": full_name,
-        "name": name,
-        "owner": {"login": owner},
-        "default_branch": "main",
-    }
-
-
 def pull_request_event(
     number: int,
     commits: dict[str, str],
@@ -75,10 +65,6 @@ def pull_request_event(
         },
         "repository": repository(base_repo),
     }
-
-
-def failure_log(run: ActRun) -> str:
-    return str(run)
 
 
 @pytest.fixture
@@ -202,6 +188,9 @@ def test_runtime_test_on_a_pull_request_plans_from_the_diff_and_comments(
     (check,) = github.check_runs.values()
     assert check.head_sha == commits["head"]
     assert report["comment-url"].endswith(f"/pull/{PR}#issuecomment-{comment.id}")
+    # every request to GitHub came with the job's token; no secret reached the log in clear
+    assert {r.token for r in github.log} == {TOKEN}
+    assert TOKEN not in run.log() and FAKE_API_KEY not in run.log()
 
 
 def results_in_artifact(sandbox: Sandbox, name: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.action.act import REPO, ActRun, Sandbox
+from tests.action.act import REPO, ActRun, Sandbox, repository
 
 # Shared runs (session fixtures): keep this module on one xdist worker (`--dist loadgroup`).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("act-inputs")]
@@ -55,21 +55,13 @@ def run_cases(
 
 
 def errors(run: ActRun, step: str) -> list[str]:
-    return run.commands("error", "cases", step)
+    found = run.commands("error", "cases", step)
+    assert found, f"step {step} reported no error\n{run.step_log('cases', step)}"
+    return found
 
 
 def warnings(run: ActRun, step: str) -> list[str]:
     return run.commands("warning", "cases", step)
-
-
-def repository(full_name: str) -> dict[str, Any]:
-    owner, name = full_name.split("/")
-    return {
-        "full_name": full_name,
-        "name": name,
-        "owner": {"login": owner},
-        "default_branch": "main",
-    }
 
 
 # --- octo/runtimes (the matrices repository), on workflow_dispatch ------------------------------
