@@ -198,10 +198,10 @@ def checkout_main() -> None:
     if depth == 0:
         refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
         run(*fetch, "origin", *refspecs, cwd=target)
-        if ref.startswith("refs/pull/") or (sha and not ref):
-            run(
-                *fetch, "origin", f"+{sha or ref}:{local or 'refs/remotes/origin/HEAD'}", cwd=target
-            )
+        if sha or ref.startswith("refs/pull/"):
+            # the event's own commit, even where the branch has moved on since
+            destination = local or "refs/remotes/origin/HEAD"
+            run(*fetch, "origin", f"+{sha or ref}:{destination}", cwd=target)
     else:
         tags = [] if get_bool("fetch-tags", False) else ["--no-tags"]
         source = sha or ref
