@@ -25,6 +25,7 @@ workflow commands (annotations), job results.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -33,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,33 @@ def copy_project(dest: Path, source: Path = REPO) -> None:
             target = dest / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, target)
+
+
+@functools.cache
+def warm_uv_cache(pythons: Path) -> Path:
+    """This machine's uv cache, once it holds everything the action installs on Python 3.12
+    (wheels built from source distributions included, so no sandbox builds them again). Offline:
+    a cache without the locked wheels is a clear failure (or skip), not a download."""
+    uv = str(Path(sys.prefix, "bin", "uv"))
+    found = sorted(pythons.glob(f"{ACTION_PYTHON}.*/x64/bin/python"))
+    venv = Path(tempfile.mkdtemp(prefix="grt-act-warm-"))
+    try:
+        proc = subprocess.run(
+            [uv, "sync", "--frozen", "--no-dev", "--no-editable", "--offline", "--quiet",
+             "--project", str(REPO), "--python", str(found[-1])],
+            env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON_DOWNLOADS": "never"},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
+    if proc.returncode != 0:
+        missing(
+            f"uv's cache lacks what the action installs on Python {ACTION_PYTHON}: run"
+            f" `UV_PROJECT_ENVIRONMENT=.venv-{ACTION_PYTHON} uv sync --frozen --python"
+            f" {ACTION_PYTHON}` once (.ci/run does)\n{proc.stderr[-2000:]}"
+        )
+    cache = subprocess.run([uv, "cache", "dir"], capture_output=True, text=True, check=True)
+    return Path(cache.stdout.strip())
 
 
 # --- what act reports -------------------------------------------------------------------------
@@ -320,11 +349,7 @@ class Sandbox:
 
     def _uv_cache(self) -> None:
         uv = str(Path(sys.prefix, "bin", "uv"))
-        host = Path(
-            subprocess.run(
-                [uv, "cache", "dir"], capture_output=True, text=True, check=True
-            ).stdout.strip()
-        )
+        host = warm_uv_cache(self.action_cache / "tool_cache" / "Python")
         copy = self.home / UV_CACHE
         copy.parent.mkdir(parents=True)
 
