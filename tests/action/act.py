@@ -41,7 +41,8 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.action.helpers import REPO, missing
+
 STANDINS = Path(__file__).resolve().parent / "standins"
 # The third-party actions this project uses, and the folder of each one's stand-in.
 STANDIN_OF = {
@@ -58,13 +59,6 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_TOOLS = ("git", "node", "bash", "jq", "openssl", "python3")
 ACTION_PYTHON = "3.12"  # action.yml's setup-python `python-version`
 UV_CACHE = Path(".cache", "gradient-runtime-test", "uv")  # under HOME: action.yml's cache path
-
-
-def missing(message: str) -> None:
-    """A tool these tests need is missing: a failure in CI (which installs it), a skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def act_executable() -> str:
