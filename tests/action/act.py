@@ -482,7 +482,7 @@ class Sandbox:
             "--cache-server-addr", "127.0.0.1",
             "--cache-server-path", str(self.root / "cache-server"),
             "--artifact-server-addr", "127.0.0.1",
-            "--artifact-server-port", str(free_port()),
+            "--artifact-server-port", "PORT",
             "--artifact-server-path", str(self.root / "artifacts"),
             "--defaultbranch", "main",
             *self.standin_flags(self.work / workflow),
@@ -495,6 +495,16 @@ class Sandbox:
         for name, value in runner_env.items():
             argv += ["--env", f"{name}={value}"]
         env = {**self.git_env(), "LANG": "C.UTF-8", **runner_env}
+        port = argv.index("PORT")
+        for _ in range(3):  # a port found free may be taken before act binds it: another one
+            argv[port] = str(free_port())
+            run = self._act(argv, env, timeout)
+            if "address already in use" not in run.stderr:
+                break
+        (runs / "log.txt").write_text(run.log(), encoding="utf-8")  # to read after a failure
+        return run
+
+    def _act(self, argv: list[str], env: dict[str, str], timeout: float) -> ActRun:
         with subprocess.Popen(
             argv,
             cwd=self.work,
@@ -517,6 +527,4 @@ class Sandbox:
                 events.append(json.loads(line))
             except ValueError:
                 noise.append(line)
-        run = ActRun(tuple(events), proc.returncode, stderr, tuple(noise))
-        (runs / "log.txt").write_text(run.log(), encoding="utf-8")  # to read after a failure
-        return run
+        return ActRun(tuple(events), proc.returncode, stderr, tuple(noise))
