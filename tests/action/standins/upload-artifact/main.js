@@ -2,4 +2,5 @@
 const { spawnSync } = require("node:child_process");
 const { join } = require("node:path");
 const result = spawnSync("python3", [join(__dirname, "standin.py"), "upload-artifact", "main"], { stdio: "inherit" });
-process.exit(result.status ?? 1);
+// Exit a moment later: act (0.2.89, on the host) may miss output written just before an exit.
+setTimeout(() => process.exit(result.status ?? 1), 100);
