@@ -271,9 +271,15 @@ class Sandbox:
     """One runner machine and one repository, in `root` (a test's tmp_path)."""
 
     def __init__(
-        self, root: Path, *, slug: str = SLUG, files: Mapping[str, str] | None = None
+        self,
+        root: Path,
+        *,
+        slug: str = SLUG,
+        files: Mapping[str, str] | None = None,
+        uv_cache: bool = True,
     ) -> None:
-        """The repository `slug` holds `files` (path -> text; default: this project's files)."""
+        """The repository `slug` holds `files` (path -> text; default: this project's files).
+        `uv_cache=False`: no uv cache in HOME, for workflows that do not install the action."""
         self.act = act_executable()
         self.root = root
         self.slug = slug
@@ -294,7 +300,8 @@ class Sandbox:
         copy_project(self.action)
         self._repository(files)
         self._tool_cache()
-        self._uv_cache()
+        if uv_cache:
+            self._uv_cache()
         self.standins = self._standins()
 
     # -- setup --

@@ -305,7 +305,7 @@ def test_fork_pull_request_in_a_workspace_repository_is_skipped_with_a_warning(
 @pytest.fixture
 def releases(tmp_path: Path) -> Sandbox:
     """The project with v1.2.2 released (v1 on it) and a newer commit tagged for each case."""
-    box = Sandbox(tmp_path / "act")
+    box = Sandbox(tmp_path / "act", uv_cache=False)  # release.yml installs nothing
     box.tag("v1.2.2")
     box.tag("v1")
     box.commit("A change after v1.2.2")
