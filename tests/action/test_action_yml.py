@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.action.expressions import expressions_in
-from tests.action.helpers import EXAMPLES, WORKFLOWS, run_actionlint
-from tests.action.runner import ACTION_YML, REPO, load_action
+from tests.action.helpers import (
+    ACTION_YML,
+    EXAMPLES,
+    REPO,
+    WORKFLOWS,
+    expressions_in,
+    load_action,
+    run_actionlint,
+)
 
 ACTION = load_action()
 INPUTS: dict[str, Any] = ACTION["inputs"]

@@ -427,7 +427,8 @@ def _peak(series: Any) -> float | None:
 
 
 def load_sdk() -> Any:
-    """Import ``gradient``, silencing the two ``DeprecationWarning``\\ s its import emits."""
+    """Import ``gradient``, silencing the ``DeprecationWarning``\\ s its import emits: its own, one
+    from marshmallow and, on Python 3.12+, one from pymongo's ``bson`` (``utcfromtimestamp``)."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message="gradient-cli v2 is deprecated", category=DeprecationWarning
@@ -436,6 +437,12 @@ def load_sdk() -> Any:
             "ignore",
             message="distutils Version classes are deprecated",
             category=DeprecationWarning,
+        )
+        warnings.filterwarnings(
+            "ignore",
+            message=r"datetime\.datetime\.utcfromtimestamp\(\) is deprecated",
+            category=DeprecationWarning,
+            module="bson",
         )
         import gradient
     return gradient
