@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("__main__",),
     ("cli",),
     ("commands",),
-    ("orchestrate",),
+    ("orchestrate", "history"),
     ("command", "plan", "providers", "report", "github", "sources"),
     ("settings",),
     ("results", "matrix", "durations"),

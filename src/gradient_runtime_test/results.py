@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 SCHEMA = 1
 
@@ -51,27 +51,95 @@ class TestResult:
     name: str  # e.g. "checks/gpu.count", "notebooks/quick_start.ipynb", "notebooks/a.ipynb[rerun]"
     status: TestStatus
     duration_s: float = 0.0
-    message: str = ""  # one line: for a notebook, "cell 3: ZeroDivisionError: division by zero"
+    # one line; for a notebook "cell 5 (In [3]): ZeroDivisionError: division by zero"
+    message: str = ""
     details: str = ""  # multi-line, ANSI-free (e.g. a traceback)
+    # Notebooks only; in results.json only when set:
+    cell: int | None = None  # the cell `message` names: 1-based among all the notebook's cells
+    timing: Mapping[str, float] = dataclasses.field(default_factory=dict)  # seconds per phase
+    cut: tuple[str, ...] = ()  # what was cut from the executed copy
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "status": self.status.value,
             "duration_s": round(self.duration_s, 3),
             "message": self.message,
             "details": self.details,
         }
+        if self.cell is not None:
+            data["cell"] = self.cell
+        if self.timing:
+            data["timing"] = {k: round(v, 3) for k, v in self.timing.items()}
+        if self.cut:
+            data["cut"] = list(self.cut)
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TestResult:
+    def from_json(cls, data: Any, where: str = "test") -> TestResult:
+        """The test in `data`; ValueError naming `where` when it is not one."""
+        data = _object(data, where)
         return cls(
-            name=str(data["name"]),
-            status=TestStatus(data["status"]),
-            duration_s=float(data.get("duration_s") or 0.0),
-            message=str(data.get("message") or ""),
-            details=str(data.get("details") or ""),
+            name=_text(data, "name", where, required=True),
+            status=_status(TestStatus, data.get("status"), f"{where}.status"),
+            duration_s=_seconds(data.get("duration_s"), f"{where}.duration_s"),
+            message=_text(data, "message", where),
+            details=_text(data, "details", where),
+            cell=_cell_number(data.get("cell"), f"{where}.cell"),
+            timing={
+                str(k): _seconds(v, f"{where}.timing.{k}")
+                for k, v in _object(data.get("timing"), f"{where}.timing").items()
+            },
+            cut=_strings(data.get("cut"), f"{where}.cut"),
+            warnings=_strings(data.get("warnings"), f"{where}.warnings"),
         )
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    items = _array(value, where)
+    if not all(isinstance(v, str) for v in items):
+        raise ValueError(f"{where}: not a list of strings")
+    return tuple(items)
+
+
+def _cell_number(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: not a cell number")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Reuse:
+    """Where a reused cell's verdict comes from: a passed run of the same inputs (history)."""
+
+    run_id: str
+    at: str  # ISO 8601, UTC: when that run finished
+    run_url: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"run_id": self.run_id, "at": self.at, "run_url": self.run_url}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str = "reused_from") -> Reuse:
+        return cls(
+            run_id=_text(data, "run_id", where, required=True),
+            at=_text(data, "at", where, required=True),
+            run_url=_text(data, "run_url", where),
+        )
+
+
+def cost(seconds: float, price_per_hour: float | None) -> float | None:
+    """USD for `seconds` on a machine at `price_per_hour`; None when there is no price."""
+    return None if price_per_hour is None else seconds * price_per_hour / 3600
+
+
+def _money(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +155,15 @@ class CellResult:
     metrics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     tests: tuple[TestResult, ...] = ()
     log_tail: tuple[str, ...] = ()  # last log lines, for error cells
+    price_per_hour: float | None = None  # USD, what billed_s costs (None: no known price)
+    estimated_cost_usd: float | None = None  # before the run, from the expected duration
+    input_hash: str = ""  # every input that decides the verdict (history; "" when unknown)
+    reused_from: Reuse | None = None  # not run: a passed run of the same inputs stands
+
+    @property
+    def cost_usd(self) -> float | None:
+        """USD billed for this cell: billed seconds at the machine's price (None: no price)."""
+        return cost(self.billed_s, self.price_per_hour)
 
     def counts(self, prefix: str) -> tuple[int, int]:
         """(passed, total) over tests whose name starts with prefix; skipped ones not counted."""
@@ -113,22 +190,39 @@ class CellResult:
             "metrics": dict(self.metrics),
             "tests": [t.to_json() for t in self.tests],
             "log_tail": list(self.log_tail),
+            "price_per_hour": self.price_per_hour,
+            "cost_usd": _money(self.cost_usd),
+            "estimated_cost_usd": _money(self.estimated_cost_usd),
+            "input_hash": self.input_hash,
+            "reused_from": self.reused_from.to_json() if self.reused_from else None,
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CellResult:
+    def from_json(cls, data: Any, where: str = "cell") -> CellResult:
+        """The cell in `data`; ValueError naming `where` when it is not one."""
+        data = _object(data, where)
+        tests = _array(data.get("tests"), f"{where}.tests")
+        reused = data.get("reused_from")
         return cls(
-            machine=str(data["machine"]),
-            status=CellStatus(data["status"]),
-            reason=str(data.get("reason") or ""),
-            notebook_id=str(data.get("notebook_id") or ""),
-            url=str(data.get("url") or ""),
-            duration_s=float(data.get("duration_s") or 0.0),
-            billed_s=float(data.get("billed_s") or 0.0),
-            environment=dict(data.get("environment") or {}),
-            metrics=dict(data.get("metrics") or {}),
-            tests=tuple(TestResult.from_json(t) for t in data.get("tests") or ()),
-            log_tail=tuple(str(x) for x in data.get("log_tail") or ()),
+            machine=_text(data, "machine", where, required=True),
+            status=_status(CellStatus, data.get("status"), f"{where}.status"),
+            reason=_text(data, "reason", where),
+            notebook_id=_text(data, "notebook_id", where),
+            url=_text(data, "url", where),
+            duration_s=_seconds(data.get("duration_s"), f"{where}.duration_s"),
+            billed_s=_seconds(data.get("billed_s"), f"{where}.billed_s"),
+            environment=dict(_object(data.get("environment", {}), f"{where}.environment")),
+            metrics=dict(_object(data.get("metrics", {}), f"{where}.metrics")),
+            tests=tuple(
+                TestResult.from_json(t, f"{where}.tests[{i}]") for i, t in enumerate(tests)
+            ),
+            log_tail=tuple(str(x) for x in _array(data.get("log_tail"), f"{where}.log_tail")),
+            price_per_hour=_amount(data, "price_per_hour", where),
+            estimated_cost_usd=_amount(data, "estimated_cost_usd", where),
+            input_hash=_text(data, "input_hash", where),
+            reused_from=None
+            if reused is None
+            else Reuse.from_json(_object(reused, f"{where}.reused_from")),
         )
 
 
@@ -142,6 +236,29 @@ class RunResult:
     cells: tuple[CellResult, ...]
     container: str = ""
     provider: str = ""
+    run_id: str = ""  # the workflow run ("<id>/<attempt>") in GitHub Actions, else grt's own
+    run_url: str = ""
+    workspace_commit: str | None = None  # the commit workspace_ref resolved to, when resolved
+    image_digest: str | None = None  # the container's digest, when its registry gave one
+    harness_version: str = ""
+    max_cost_usd: float | None = None  # the budget the run was held to
+
+    @property
+    def cost_usd(self) -> float | None:
+        """USD billed for the run: the sum over priced cells (None when no cell has a price)."""
+        costs = [c.cost_usd for c in self.cells if c.cost_usd is not None]
+        return sum(costs) if costs else None
+
+    @property
+    def estimated_cost_usd(self) -> float | None:
+        """USD the run was expected to cost before it started (None when nothing was priced)."""
+        estimates = [c.estimated_cost_usd for c in self.cells if c.estimated_cost_usd is not None]
+        return sum(estimates) if estimates else None
+
+    @property
+    def unpriced(self) -> int:
+        """Cells whose machine has no known price (their cost is not in `cost_usd`)."""
+        return sum(1 for c in self.cells if c.price_per_hour is None)
 
     @property
     def conclusion(self) -> CellStatus:
@@ -165,27 +282,104 @@ class RunResult:
             "runtime": self.runtime,
             "container": self.container,
             "provider": self.provider,
-            "workspace": {"url": self.workspace_url, "ref": self.workspace_ref},
+            "workspace": {
+                "url": self.workspace_url,
+                "ref": self.workspace_ref,
+                "commit": self.workspace_commit,
+            },
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "run_id": self.run_id,
+            "run_url": self.run_url,
+            "container_digest": self.image_digest,
+            "harness_version": self.harness_version,
+            "cost_usd": _money(self.cost_usd),
+            "estimated_cost_usd": _money(self.estimated_cost_usd),
+            "max_cost_usd": self.max_cost_usd,
             "cells": [c.to_json() for c in self.cells],
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunResult:
+    def from_json(cls, data: Any, where: str = "run") -> RunResult:
+        """The run in `data` (a results.json); ValueError naming `where` when it is not one."""
+        data = _object(data, where)
         if data.get("schema") != SCHEMA:
             raise ValueError(f"results schema {data.get('schema')!r} is not supported (valid: 1)")
-        ws = data.get("workspace") or {}
+        ws = _object(data.get("workspace", {}), f"{where}.workspace")
+        cells = _array(data.get("cells"), f"{where}.cells")
         return cls(
-            runtime=str(data["runtime"]),
-            workspace_url=ws.get("url"),
-            workspace_ref=ws.get("ref"),
-            started_at=str(data.get("started_at") or ""),
-            finished_at=str(data.get("finished_at") or ""),
-            cells=tuple(CellResult.from_json(c) for c in data.get("cells") or ()),
-            container=str(data.get("container") or ""),
-            provider=str(data.get("provider") or ""),
+            runtime=_text(data, "runtime", where, required=True),
+            workspace_url=_text(ws, "url", f"{where}.workspace") or None,
+            workspace_ref=_text(ws, "ref", f"{where}.workspace") or None,
+            started_at=_text(data, "started_at", where),
+            finished_at=_text(data, "finished_at", where),
+            cells=tuple(
+                CellResult.from_json(c, f"{where}.cells[{i}]") for i, c in enumerate(cells)
+            ),
+            container=_text(data, "container", where),
+            provider=_text(data, "provider", where),
+            run_id=_text(data, "run_id", where),
+            run_url=_text(data, "run_url", where),
+            workspace_commit=_text(ws, "commit", f"{where}.workspace") or None,
+            image_digest=_text(data, "container_digest", where) or None,
+            harness_version=_text(data, "harness_version", where),
+            max_cost_usd=_amount(data, "max_cost_usd", where),
         )
+
+
+# --- reading results.json: every value checked, every problem named by where it is --------------
+
+S = TypeVar("S", CellStatus, TestStatus)
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: not an object")
+    return value
+
+
+def _array(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: not a list")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
+    value = data.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}.{key}: not a string")
+    return value
+
+
+def _status(kind: type[S], value: Any, where: str) -> S:
+    if value not in {s.value for s in kind}:
+        shown = repr(value) if isinstance(value, str | int | float | None) else type(value).__name__
+        raise ValueError(f"{where}: {shown[:60]} is not a status (valid: {', '.join(kind)})")
+    return kind(value)
+
+
+def _amount(data: Mapping[str, Any], key: str, where: str) -> float | None:
+    """An optional amount (USD, USD per hour): absent or null is None."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+        raise ValueError(f"{where}.{key}: not an amount")
+    return float(value)
+
+
+def _seconds(value: Any, where: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+        raise ValueError(f"{where}: not a number of seconds")
+    return float(value)
 
 
 def exit_code(runs: Sequence[RunResult], fail_on: str) -> int:
@@ -221,6 +415,36 @@ def merge(results: Sequence[RunResult]) -> list[RunResult]:
             )
         )
     return merged
+
+
+def verified(run: RunResult) -> RunResult:
+    """`run` as read from a results file, each cell's status borne out by its tests: a cell
+    marked passed (or unavailable, skipped, cancelled) that holds a failed test is failed, one
+    holding an errored test an error; a passed cell without tests, or a cell that never
+    finished, is an error. Failed and error cells stay as they are: a status only gets worse."""
+    return dataclasses.replace(run, cells=tuple(_verified(cell) for cell in run.cells))
+
+
+def _verified(cell: CellResult) -> CellResult:
+    said = cell.status
+    if not said.finished:
+        return dataclasses.replace(
+            cell, status=CellStatus.ERROR, reason=f"results file says {said}: not finished"
+        )
+    if said in (CellStatus.FAILED, CellStatus.ERROR):
+        return cell
+    for bad in (TestStatus.FAILED, TestStatus.ERROR):
+        test = next((t for t in cell.tests if t.status == bad), None)
+        if test is not None:
+            status = CellStatus.FAILED if bad == TestStatus.FAILED else CellStatus.ERROR
+            did = "failed" if bad == TestStatus.FAILED else "errored"
+            reason = f"results file says {said}, but test {test.name[:200]} {did}"
+            return dataclasses.replace(cell, status=status, reason=reason)
+    if said == CellStatus.PASSED and not cell.tests:
+        return dataclasses.replace(
+            cell, status=CellStatus.ERROR, reason="incomplete result: passed without any test"
+        )
+    return cell
 
 
 def apply_expected_failures(cell: CellResult, expected: Iterable[tuple[str, str]]) -> CellResult:

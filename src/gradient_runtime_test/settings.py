@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from .durations import parse_duration
 from .errors import UsageError
 from .harness.protocol import Keep
 from .matrix.model import CLUSTER, REF, WORKSPACE_URL
@@ -30,6 +32,8 @@ class PaperspaceSettings:
     config_host: str | None = None
     log_host: str | None = None
     project_id: str | None = None
+    connect_timeout_s: float = 10.0  # per request: to connect...
+    read_timeout_s: float = 30.0  # ...and for each read of the answer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +57,14 @@ class RunSettings:
     unavailable_delay_s: float
     startup_timeout_s: float
     retry_backoff_s: float
+    retry_after_max_s: float = 60.0  # the longest Retry-After honoured
+    api_outage_s: float = 120.0  # the platform API silent this long: the run gives up
     env: Mapping[str, str] = dataclasses.field(repr=False, default_factory=dict)
     harness_from: str | None = None  # a URL the notebooks download the harness archive from
+    max_cost_usd: float | None = None  # --max-cost
+    expected_s: float = 1800.0  # --expected-duration: what a cell is expected to bill
+    history: Path | None = None  # --history DIR
+    reuse_max_age_s: float | None = None  # --reuse-passed DURATION
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, env: Mapping[str, str]) -> RunSettings:
@@ -68,7 +78,10 @@ class RunSettings:
         )
         unavailable_s = _seconds(env, "GRT_UNAVAILABLE_DELAY", 120.0, 0.0, 3600)
         startup_s = _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
-        backoff_s = _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
+        backoff_s = retry_backoff(env)
+        retry_after_max_s = _seconds(env, "GRT_RETRY_AFTER_MAX", 60.0, 0.0, 3600)
+        outage_s = _seconds(env, "GRT_API_OUTAGE", 120.0, 0.1, 3600)
+        github_timeout_s(env)  # checked now: publishing comes after the notebooks
         workspace = args.workspace or None
         if workspace is not None and (_CONTROL.search(workspace) or workspace.startswith("-")):
             raise UsageError(
@@ -84,6 +97,17 @@ class RunSettings:
                 f"--workspace: {workspace!r} is not valid (valid: an https:// git URL without spaces or shell characters)"
             )
         paperspace = paperspace_settings(env, project_id=args.project_id)
+        reuse_s = None
+        if args.reuse_passed is not None:
+            if args.history is None:
+                raise UsageError(
+                    "--reuse-passed: it reuses results recorded in a history folder (valid: add --history DIR)"
+                )
+            reuse_s = parse_duration(args.reuse_passed, flag="--reuse-passed")
+        if args.history is not None and args.history.exists() and not args.history.is_dir():
+            raise UsageError(
+                f"--history: {str(args.history)!r} is not a folder (valid: a folder, new or made by an earlier run)"
+            )
         return cls(
             matrices=matrices_dir(args.matrices, env),
             runtime=args.runtime,
@@ -108,8 +132,14 @@ class RunSettings:
             unavailable_delay_s=unavailable_s,
             startup_timeout_s=startup_s,
             retry_backoff_s=backoff_s,
+            retry_after_max_s=retry_after_max_s,
+            api_outage_s=outage_s,
             env=env,
             harness_from=_harness_from(getattr(args, "harness_from", None)),
+            max_cost_usd=money(args.max_cost, "--max-cost"),
+            expected_s=parse_duration(args.expected_duration, flag="--expected-duration"),
+            history=args.history,
+            reuse_max_age_s=reuse_s,
         )
 
 
@@ -169,7 +199,36 @@ def paperspace_settings(env: Mapping[str, str], *, project_id: str | None) -> Pa
         config_host=hosts["PAPERSPACE_CONFIG_HOST"],
         log_host=hosts["PAPERSPACE_CONFIG_LOG_HOST"],
         project_id=project,
+        connect_timeout_s=_seconds(env, "GRT_API_CONNECT_TIMEOUT", 10.0, 0.01, 600),
+        read_timeout_s=_seconds(env, "GRT_API_READ_TIMEOUT", 30.0, 0.01, 600),
     )
+
+
+def money(text: str | None, flag: str) -> float | None:
+    """US dollars as a user types them ('25', '$12.50'); None when not given."""
+    if text is None:
+        return None
+    raw = text.strip().removeprefix("$").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= 1_000_000 or not raw[:1].isdigit():
+        raise UsageError(
+            f"{flag}: {text!r} is not an amount (valid: US dollars from 0 to 1000000, e.g. 25 or 12.50)"
+        )
+    return value
+
+
+def retry_backoff(env: Mapping[str, str]) -> float:
+    """`GRT_RETRY_BACKOFF`: seconds before the first retry of a transient failure (default 2)."""
+    return _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
+
+
+def github_timeout_s(env: Mapping[str, str]) -> float:
+    """Seconds each GitHub request may take to connect, and to answer (GRT_GITHUB_TIMEOUT; PyGithub
+    rounds it up to whole seconds)."""
+    return _seconds(env, "GRT_GITHUB_TIMEOUT", 15.0, 1, 600)
 
 
 def _checked(value: str | None, name: str, pattern: re.Pattern[str], valid: str) -> str | None:

@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.action.expressions import expressions_in
-from tests.action.helpers import EXAMPLES, WORKFLOWS, run_actionlint
-from tests.action.runner import ACTION_YML, REPO, load_action
+from tests.action.helpers import (
+    ACTION_YML,
+    EXAMPLES,
+    REPO,
+    WORKFLOWS,
+    expressions_in,
+    load_action,
+    run_actionlint,
+)
 
 ACTION = load_action()
 INPUTS: dict[str, Any] = ACTION["inputs"]
@@ -72,7 +78,8 @@ def test_inputs_that_grt_needs_are_in_the_grt_steps_env() -> None:
     forwarded = set(re.findall(r"\binputs\.([\w-]+)", env))
     via_prep = {"runtime", "workspace-ref", "matrices", "artifact-name", "allow-fork-code"}
     before = {"check-sources"}  # the sources step, before any notebook is created
-    assert forwarded == set(INPUTS) - via_prep - before
+    history = {"history-branch", "save-history"}  # the history steps, around grt's
+    assert forwarded == set(INPUTS) - via_prep - before - history
     assert set(re.findall(r"\bsteps\.prep\.outputs\.([\w-]+)", env)) == {
         "runtime",
         "runtimes",
@@ -89,6 +96,31 @@ def test_secrets_go_to_grt_as_its_environment_variables() -> None:
     # the key is masked before the first command that could print it
     prep = SCRIPTS["prep"]["run"]
     assert prep.index("::add-mask::") < prep.index("grt plan")
+
+
+def test_the_local_step_runs_notebooks_without_any_secret_and_grt_publishes_after_it() -> None:
+    """With the local provider, notebook code runs on the runner: the step that runs it reads no
+    secret (and blanks those a job sets); the grt step after it publishes with `grt report`."""
+    order = [s.get("id") for s in STEPS]
+    assert order.index("history") < order.index("local") < order.index("grt")
+    local = SCRIPTS["local"]
+    assert "inputs.provider == 'local'" in local["if"] and "inputs.mode == 'run'" in local["if"]
+    env = {k: str(v) for k, v in local["env"].items()}
+    secret_inputs = {"api-key", "github-token"}
+    assert not secret_inputs & {i for v in env.values() for i in re.findall(r"inputs\.([\w-]+)", v)}
+    assert not any("secrets." in v or "github.token" in v for v in env.values())
+    assert {k: env[k] for k in ("GITHUB_TOKEN", "GH_TOKEN", "PAPERSPACE_API_KEY")} == dict.fromkeys(
+        ("GITHUB_TOKEN", "GH_TOKEN", "PAPERSPACE_API_KEY"), ""
+    )
+    script = local["run"]
+    assert "unset GITHUB_TOKEN GH_TOKEN PAPERSPACE_API_KEY" in script
+    assert "--provider local" in script and "--fail-on never" in script
+    # the history it reads is a copy: the grt step records this run's results, once
+    assert '--history "$GRT_HISTORY_COPY"' in script
+    grt = SCRIPTS["grt"]["run"]
+    local_branch = grt[grt.index('if [ "$INPUT_PROVIDER" = local ]') : grt.index("args=(run ")]
+    assert 'report --results "$INPUT_OUT/results.json"' in local_branch
+    assert "history[@]" in local_branch and "publish[@]" in local_branch
 
 
 def test_outputs_come_from_the_grt_step() -> None:

@@ -11,13 +11,14 @@ import pytest
 from tests.action.helpers import (
     EXAMPLES,
     OWN_ACTION,
+    REPO,
     WORKFLOWS,
+    load_action,
     load_yaml,
     run_actionlint,
     steps_of,
     triggers,
 )
-from tests.action.runner import REPO, load_action
 
 ALL = [*WORKFLOWS, *EXAMPLES]
 IDS = [str(p.relative_to(REPO)) for p in ALL]
@@ -31,6 +32,7 @@ SAFE_RUN_EXPRESSIONS: dict[tuple[str, str, str], str] = {}
 WRITES = {
     ("runtime-test.yml", "report", "pull-requests"),
     ("runtime-test.yml", "report", "checks"),
+    ("runtime-test.yml", "report", "contents"),  # the history branch (save-history)
     ("release.yml", "move-major-tag", "contents"),
     ("workspace-repo.yml", "test", "pull-requests"),
     ("workspace-repo.yml", "test", "checks"),
@@ -150,6 +152,8 @@ def test_runtime_test_triggers_and_fan_out() -> None:
     assert jobs["report"]["if"].startswith("always()")
     download = next(s for s in jobs["report"]["steps"] if "download-artifact" in s.get("uses", ""))
     assert download["with"]["pattern"] == "grt-results-*"
+    assert report["with"]["save-history"] == "${{ github.event_name != 'pull_request' }}"
+    assert "schedule" in run["with"]["reuse-passed"]
 
 
 def test_release_moves_the_major_tag_only_for_release_tags() -> None:

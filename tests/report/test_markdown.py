@@ -14,7 +14,7 @@ from gradient_runtime_test.results import CellResult, CellStatus, TestResult, Te
 from tests.report import builders
 from tests.report.regen import SAMPLES, load
 
-COLUMNS = 7
+COLUMNS = 8
 HOSTILE = [
     "a|b",
     "a\\|b",
@@ -121,7 +121,7 @@ def test_human_duration(seconds: float, text: str) -> None:
 
 def test_counts_line() -> None:
     assert markdown.counts_line(load("pytorch")) == (
-        "8 machines: 3 passed, 1 failed, 1 error, 1 unavailable, 1 cancelled, 1 skipped"
+        "9 machines: 4 passed, 1 failed, 1 error, 1 unavailable, 1 cancelled, 1 skipped"
     )
     one = builders.run(CellResult("A4000", CellStatus.PASSED))
     assert markdown.counts_line(one) == "1 machine: 1 passed"

@@ -15,7 +15,8 @@ from ..durations import parse_duration
 from ..errors import UsageError
 from ..matrix.load import load_catalogue
 from ..matrix.model import REF, Runtime
-from ..settings import matrices_dir
+from ..settings import matrices_dir, money
+from . import ledger
 from .arguments import add_matrices
 
 HELP = "show the cells (runtime x machine) a run would create"
@@ -49,16 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workspace-ref", metavar="REF", help="plan with this ref instead of each matrix's own"
     )
-    parser.add_argument(
-        "--expected-duration",
-        default="30m",
-        metavar="DURATION",
-        help="per cell, for the cost estimate (default 30m)",
-    )
+    ledger.add_cost_arguments(parser)
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     hours = parse_duration(args.expected_duration, flag="--expected-duration") / 3600
+    max_cost = money(args.max_cost, "--max-cost")
     root = matrices_dir(args.matrices, env)
     catalogue = load_catalogue(root)
     changed_machines = None
@@ -86,8 +83,15 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         reports = check_runtimes(
             the_plan.runtimes, SourceSettings.from_env(env), matrices_root=root
         )
+    over = None
+    if max_cost is not None:
+        over = ledger.budget_problem(
+            the_plan.cells, provider="gradient", expected_s=hours * 3600, max_cost_usd=max_cost
+        )
     if args.format == "json":
         data = planning.render_json(the_plan, hours)
+        if max_cost is not None:
+            data.update(max_cost_usd=max_cost, within_budget=over is None, budget_problem=over)
         if reports is not None:
             data["sources"] = [r.to_json() for r in reports]
         print(json.dumps(data, indent=2), file=out)
@@ -95,13 +99,26 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         print(json.dumps(planning.render_github_matrix(the_plan)), file=out)
     else:
         print(planning.render_table(the_plan, hours), file=out)
-    if reports is None:
-        return 0
+        if max_cost is not None:
+            print(_budget_line(max_cost, over), file=out)
     from ..github.actions import Actions
+
+    actions = Actions(sys.stderr, env)
+    if over is not None:
+        actions.error(f"--max-cost: {over}")
+    if reports is None:
+        return 1 if over else 0
     from ..sources.report import print_reports
 
     table = args.format == "table"
-    return print_reports(reports, table=table, out=out, actions=Actions(sys.stderr, env))
+    found = print_reports(reports, table=table, out=out, actions=actions)
+    return 1 if over else found
+
+
+def _budget_line(max_cost: float, over: str | None) -> str:
+    if over is None:
+        return f"Within the budget of ${max_cost:.2f}."
+    return f"Over the budget of ${max_cost:.2f}: {over.split(' (valid: ')[0]}."
 
 
 def _with_ref(runtimes: Sequence[Runtime], ref: str) -> tuple[Runtime, ...]:

@@ -17,23 +17,26 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..errors import UsageError
 from ..harness.bundle import without_frames
+from ..history.inputs import harness_version
 from ..matrix.load import load_catalogue
 from ..matrix.model import Catalogue, Runtime
 from ..matrix.reader import suggest
 from ..orchestrate import Job, Leftover, Orchestrator, Outcome, options_for
 from ..orchestrate.jobs import make_job
-from ..plan import plan
+from ..plan import Cell, plan
 from ..providers import naming
 from ..providers.base import Launch, Provider
-from ..report.outputs import write_cell_files, write_results
+from ..report.outputs import Output
 from ..report.progress import make_progress
 from ..results import CellResult, CellStatus, RunResult, exit_code
 from ..settings import KEEP, PROVIDERS, RunSettings
+from . import ledger
 from .arguments import add_fail_on, add_matrices, add_publishing
 
 if TYPE_CHECKING:
     from ..github.actions import Actions
     from ..github.publishing import LiveUpdates
+    from ..history.records import Cells
 
 HELP = "run a runtime's cells and write the results folder"
 
@@ -67,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="notebooks download the harness from URL (the file `grt harness` writes) and check"
         " its sha256, instead of carrying it in their command",
     )
+    ledger.add_cost_arguments(parser)
+    ledger.add_history_argument(parser)
+    parser.add_argument(
+        "--reuse-passed",
+        metavar="DURATION",
+        help="with --history: report cells that passed on the same inputs within DURATION as passed, without running them",
+    )
     add_publishing(parser)
     add_fail_on(parser)
 
@@ -81,10 +91,22 @@ class _Prepared:
     ref: str | None
     provider: Provider
     jobs: tuple[Job, ...]
+    machines: tuple[str, ...]  # every planned cell's, in plan order
+    origin: ledger.Origin
+    ledger: ledger.Ledger
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     prepared = _prepare(RunSettings.from_args(args, env))
+    for note in prepared.ledger.notes:
+        print(f"WARNING: {note}", file=sys.stderr)
+    for machine, cell in prepared.ledger.reused.items():
+        if cell.reused_from is not None:
+            print(
+                f"{machine}: passed on the same inputs in run {cell.reused_from.run_id}"
+                f" ({cell.reused_from.at}): not run again (--reuse-passed)",
+                file=sys.stderr,
+            )
     if prepared.settings.dry_run:
         _print_requests(prepared, out)
         return 0
@@ -93,9 +115,16 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     except UsageError:
         prepared.provider.close()
         raise
-    publisher = _Publisher(prepared.settings, prepared.runtime.name, env)
+    publisher = _Publisher(prepared.settings, prepared.runtime.name, env, prepared.ledger.baseline)
     done = _execute(prepared, publisher)
-    paths = _write(prepared.settings.out, done.result, done.outcomes)
+    output = Output(prepared.settings.out)
+    paths = _write(output, done.result, done.outcomes)
+    if prepared.settings.history is not None:
+        problem = ledger.record(
+            prepared.settings.history, [done.result], event=prepared.origin.event
+        )
+        if problem:
+            print(f"WARNING: {problem}", file=sys.stderr)
     _say_leftovers(done.leftovers, publisher.actions)
     _print_logs(done.outcomes, publisher.actions)
     from ..report.markdown import terminal_table
@@ -103,6 +132,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     print(terminal_table(done.result), file=out)
     print(f"Results: {prepared.settings.out}/", file=out)
     publisher.publish(done.result, paths)
+    output.check()  # a file that could not be written: one line, exit 2, after all the rest
     if done.signals:
         return 128 + done.signals[0]
     return exit_code([done.result], args.fail_on)
@@ -115,8 +145,19 @@ def _prepare(settings: RunSettings) -> _Prepared:
     workspace = settings.workspace or runtime.workspace
     ref = settings.workspace_ref or runtime.workspace_ref
     _check_provider_inputs(settings, runtime, workspace)
-    provider = _make_provider(settings, catalogue)
     run_id = naming.new_run_id()
+    origin = ledger.origin(settings.env, run_id)
+    books = _open_ledger(
+        settings, runtime, cells, workspace=workspace, ref=ref, origin=origin, root=catalogue.root
+    )
+    to_run = [c for c in cells if c.machine.name not in books.reused]
+    ledger.check_budget(
+        to_run,
+        provider=settings.provider,
+        expected_s=settings.expected_s,
+        max_cost_usd=settings.max_cost_usd,
+    )
+    provider = _make_provider(settings, catalogue)
     jobs = tuple(
         make_job(
             cell,
@@ -128,10 +169,43 @@ def _prepare(settings: RunSettings) -> _Prepared:
             project_id=settings.paperspace.project_id,
             cluster_id=settings.cluster_id,
             harness_from=settings.harness_from,
+            price_per_hour=ledger.price(cell.machine, settings.provider),
+            expected_s=settings.expected_s,
         )
-        for cell in cells
+        for cell in to_run
     )
-    return _Prepared(settings, runtime, workspace, ref, provider, jobs)
+    machines = tuple(c.machine.name for c in cells)
+    return _Prepared(settings, runtime, workspace, ref, provider, jobs, machines, origin, books)
+
+
+def _open_ledger(
+    settings: RunSettings,
+    runtime: Runtime,
+    cells: Sequence[Cell],
+    *,
+    workspace: str | None,
+    ref: str | None,
+    origin: ledger.Origin,
+    root: Path,
+) -> ledger.Ledger:
+    """With --history: the run's inputs pinned down, the cells a recent pass stands for, and
+    the previous run. Nothing without it."""
+    if settings.history is None:
+        return ledger.Ledger()
+    return ledger.open_ledger(
+        settings.history,
+        runtime,
+        cells,
+        workspace=workspace,
+        ref=ref,
+        provider=settings.provider,
+        cluster_id=settings.cluster_id,
+        run_id=origin.run_id,
+        reuse_max_age_s=settings.reuse_max_age_s,
+        env=settings.env,
+        matrices_root=root,
+        now=dt.datetime.now(dt.UTC),
+    )
 
 
 def _print_requests(prepared: _Prepared, out: TextIO) -> None:
@@ -167,9 +241,16 @@ def _b64_len(launch: Launch) -> int:
 class _Publisher:
     """Workflow commands, the live PR comment and the final publishing, when asked for."""
 
-    def __init__(self, settings: RunSettings, runtime: str, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        settings: RunSettings,
+        runtime: str,
+        env: Mapping[str, str],
+        baseline: Cells | None = None,
+    ) -> None:
         self.env = env
         self.settings = settings
+        self.baselines = {runtime: baseline} if baseline is not None else {}
         self.actions: Actions | None = None
         self.live: LiveUpdates | None = None
         self.enabled = settings.in_actions or settings.comment or settings.check_run
@@ -181,7 +262,7 @@ class _Publisher:
             # starts, and the runner masks every secret it passes.
             self.actions = make_actions(env)
             if settings.comment:
-                self.live = live_updates(runtime, env, self.actions)
+                self.live = live_updates(runtime, env, self.actions, baseline=baseline)
 
     def publish(self, result: RunResult, paths: Mapping[str, Path]) -> None:
         if not self.enabled:
@@ -196,6 +277,7 @@ class _Publisher:
             check_run=self.settings.check_run,
             actions=self.actions,
             live=self.live,
+            baselines=self.baselines,
         )
 
 
@@ -205,12 +287,37 @@ class _Board:
     def __init__(self, prepared: _Prepared) -> None:
         self.prepared = prepared
         self.started = _now()
+        self.jobs = {job.machine: job for job in prepared.jobs}
+        reused = prepared.ledger.reused
         self.cells = {
-            job.machine: CellResult(machine=job.machine, status=CellStatus.QUEUED)
-            for job in prepared.jobs
+            machine: reused.get(machine) or self.waiting(machine, CellStatus.QUEUED, "")
+            for machine in prepared.machines
         }
 
+    def waiting(self, machine: str, status: CellStatus, detail: str) -> CellResult:
+        """A cell on its way, priced as its job is (so the live cost line counts it)."""
+        job = self.jobs.get(machine)
+        return CellResult(
+            machine=machine,
+            status=status,
+            reason=detail,
+            price_per_hour=job.price_per_hour if job else None,
+            estimated_cost_usd=job.estimated_cost_usd if job else None,
+        )
+
+    def finish(self, outcomes: Sequence[Outcome]) -> RunResult:
+        """The run: every planned cell in plan order, run or reused, with its input hash."""
+        done = {o.result.machine: o.result for o in outcomes}
+        hashes = self.prepared.ledger.hashes
+        cells = [
+            dataclasses.replace(cell, input_hash=hashes.get(machine, ""))
+            for machine in self.prepared.machines
+            if (cell := done.get(machine) or self.prepared.ledger.reused.get(machine))
+        ]
+        return self.snapshot(cells)
+
     def snapshot(self, cells: Sequence[CellResult] | None = None) -> RunResult:
+        inputs = self.prepared.ledger.inputs
         return RunResult(
             runtime=self.prepared.runtime.name,
             workspace_url=self.prepared.workspace,
@@ -220,6 +327,12 @@ class _Board:
             cells=tuple(self.cells.values()) if cells is None else tuple(cells),
             container=self.prepared.runtime.container,
             provider=self.prepared.provider.name,
+            run_id=self.prepared.origin.run_id,
+            run_url=self.prepared.origin.run_url,
+            workspace_commit=inputs.commit if inputs else None,
+            image_digest=inputs.image_digest if inputs else None,
+            harness_version=inputs.harness_version if inputs else harness_version(),
+            max_cost_usd=self.prepared.settings.max_cost_usd,
         )
 
 
@@ -240,6 +353,8 @@ def _execute(prepared: _Prepared, publisher: _Publisher) -> _Done:
         keep=settings.keep,
         unavailable_delay_s=settings.unavailable_delay_s,
         startup_timeout_s=settings.startup_timeout_s,
+        max_cost_usd=settings.max_cost_usd,
+        api_outage_s=settings.api_outage_s,
     )
     board = _Board(prepared)
     if publisher.live is not None:
@@ -254,9 +369,7 @@ def _execute(prepared: _Prepared, publisher: _Publisher) -> _Done:
         def progress(machine: str, status: CellStatus, detail: str) -> None:
             printer(machine, status, detail)
             done = orchestrator.outcome(machine)
-            board.cells[machine] = (
-                done.result if done else CellResult(machine=machine, status=status, reason=detail)
-            )
+            board.cells[machine] = done.result if done else board.waiting(machine, status, detail)
             if publisher.live is not None:
                 publisher.live.update(board.snapshot())
 
@@ -266,8 +379,7 @@ def _execute(prepared: _Prepared, publisher: _Publisher) -> _Done:
         finally:
             printer.close()
             provider.close()
-    result = board.snapshot([o.result for o in outcomes])
-    return _Done(result, outcomes, orchestrator.leftovers, received)
+    return _Done(board.finish(outcomes), outcomes, orchestrator.leftovers, received)
 
 
 def _say_leftovers(leftovers: Sequence[Leftover], actions: Actions | None) -> None:
@@ -321,19 +433,29 @@ def _check_provider_inputs(settings: RunSettings, runtime: Runtime, workspace: s
 def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
     if settings.provider == "gradient":
         from ..providers.gradient import GradientProvider
+        from ..providers.retrying import RetryPolicy
 
+        retry = RetryPolicy(
+            backoff_s=settings.retry_backoff_s,
+            retry_after_max_s=settings.retry_after_max_s,
+            # a call stops retrying a silent API well before the run gives up on it
+            budget_s=min(60.0, settings.api_outage_s / 2),
+        )
         return GradientProvider(
-            settings.paperspace, dry_run=settings.dry_run, backoff_s=settings.retry_backoff_s
+            settings.paperspace,
+            dry_run=settings.dry_run,
+            retry=retry,
+            poll_interval_s=min(1.0, settings.poll_interval_s),  # how a stopping one is watched
         )
     from ..providers.local import LocalProvider
 
     return LocalProvider(base_env=settings.env, matrices_root=catalogue.root)
 
 
-def _write(out: Path, result: RunResult, outcomes: Sequence[Outcome]) -> dict[str, Path]:
-    paths = write_results(out, [result])
+def _write(output: Output, result: RunResult, outcomes: Sequence[Outcome]) -> dict[str, Path]:
+    paths = output.results([result])
     for outcome in outcomes:
-        write_cell_files(out, outcome.result.machine, outcome.log, outcome.notebooks)
+        output.cell_files(outcome.result.machine, outcome.log, outcome.notebooks)
     return paths
 
 

@@ -1,7 +1,12 @@
 """The PR status comment: one per runtime per pull request, found and edited in place, live.
 
-Ours is a comment whose body holds the runtime's marker AND whose author is this token's identity
-(a comment by someone else that quotes the marker is left alone). All pages are searched.
+Ours is a comment whose first line is the runtime's marker AND whose author is this token's
+identity (a comment by someone else that quotes the marker, or one of ours that quotes another
+runtime's marker further down, is left alone). All pages are searched. A personal token's login
+is known (GET /user); an App token's (`<slug>[bot]`, any App: the workflow's GITHUB_TOKEN or one
+from actions/create-github-app-token) is learned from the first comment it creates, and until then
+a bot's comment with the marker as its first line stands for ours, so a report with another App's
+token edits the comment instead of adding one.
 
 Two reporters for the same runtime and PR may race: both list, find nothing, and both create.
 Therefore whoever creates a comment lists again right after, keeps the oldest of ours (lowest
@@ -25,6 +30,7 @@ from gradient_runtime_test.github import comment_body, state
 from gradient_runtime_test.github.actions import Actions
 from gradient_runtime_test.github.client import (
     REPORTING_ERRORS,
+    Identity,
     describe,
     identity,
     is_permanent,
@@ -51,7 +57,8 @@ class LiveComment:
         *,
         clock: Callable[[], float] = time.monotonic,
         min_interval_s: float = MIN_INTERVAL_S,
-        author: str | None = None,
+        author: Identity | None = None,
+        baseline: state.Cells | None = None,
     ) -> None:
         if context.pr_number is None:
             raise ValueError("a PR comment needs a pull request number")
@@ -67,6 +74,7 @@ class LiveComment:
         self._comment: IssueComment | None = None
         self._searched = False
         self._baseline: state.Cells | None = None
+        self._history_baseline = baseline  # the previous run in history, when no comment says
         self._last_write: float | None = None
         self._disabled = False
 
@@ -109,12 +117,14 @@ class LiveComment:
 
     def _write_or_raise(self, run: RunResult, *, check_head: bool) -> None:
         if self._author is None:
-            self._author = identity(self._gh)
+            self._author = identity(self._gh, self._context.token)
         if not self._searched:
             found = self._ours()
             self._comment = found[0] if found else None
             old = state.decode(self._comment.body or "") if self._comment is not None else None
             self._baseline = old.baseline_for(self._context.run_key) if old else None
+            if self._baseline is None:
+                self._baseline = self._history_baseline
             self._searched = True
         tested = self._tested_sha(run)
         moved = self._head_if_moved(tested) if check_head else None
@@ -140,18 +150,20 @@ class LiveComment:
                 self._comment = None  # deleted meanwhile (e.g. by a racing reporter): recreate
         issue = self._gh.get_repo(self._context.repository).get_issue(self._number)
         created = self._comment = issue.create_comment(body)
+        self._author = self._author.learned(created.user.login if created.user else None)
         self._comment = self._merge_duplicates(created, body)
 
     def _ours(self) -> list[IssueComment]:
         """Our comments for this runtime, oldest first, across all pages."""
         issue = self._gh.get_repo(self._context.repository).get_issue(self._number)
-        author = (self._author or "").lower()
+        author = self._author
         mine = [
             c
             for c in issue.get_comments()
-            if self._marker in (c.body or "")
+            if comment_body.is_ours(c.body or "", self._marker)
             and c.user is not None
-            and c.user.login.lower() == author
+            and author is not None
+            and author.authored(c.user)
         ]
         return sorted(mine, key=lambda c: (c.created_at, c.id))
 
@@ -194,10 +206,14 @@ def upsert_comment(
     run: RunResult,
     actions: Actions,
     *,
-    author: str | None = None,
+    author: Identity | None = None,
+    baseline: state.Cells | None = None,
 ) -> str | None:
     """Create or edit the runtime's comment with finished results; its URL, or None on failure.
 
-    `author`: the token's identity when already known (see `client.identity`).
+    `author`: the token's identity when already known (see `client.identity`). `baseline`: the
+    previous run from history, compared with when the comment holds no state of its own.
     """
-    return LiveComment(gh, context, run.runtime, actions, author=author).finish(run)
+    return LiveComment(gh, context, run.runtime, actions, author=author, baseline=baseline).finish(
+        run
+    )

@@ -3,6 +3,12 @@
 Layout: hidden marker, title (runtime, commit, workflow run), head-moved warning, counts, status
 table, changes since the previous run, collapsible failure details, hidden state. When too long,
 failure details shrink and then go, then the table is cut with a link to the full job summary.
+
+The marker is the body's first line and the state its last, and nothing between them can hold an
+HTML comment (result text is escaped, code made `uncommented`): a comment is ours only when its
+first line is our marker (`is_ours`), and its state is read from its last line only, so text in a
+result (a traceback quoting another runtime's marker, a forged state) can neither make another
+runtime adopt this comment nor pass for state.
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ _CHANGES_LINES = 30
 def marker(runtime: str) -> str:
     """The hidden line that identifies the comment of one runtime."""
     return f"{_MARKER_PREFIX}{urllib.parse.quote(runtime, safe='')} -->"
+
+
+def is_ours(body: str, marker: str) -> bool:
+    """Whether a comment body is one this marker identifies: its first line, and only that."""
+    return body.split("\n", 1)[0].rstrip("\r") == marker
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,14 +58,22 @@ def render(
     cells = state.cells_of(run)
     hidden = state.encode(state.State(run=header.run_key, cells=cells, prev=baseline))
     top = "\n\n".join(
-        p for p in (_title(run, header), _moved(header), markdown.counts_line(run)) if p
+        p
+        for p in (
+            _title(run, header),
+            _moved(header),
+            markdown.counts_line(run),
+            markdown.cost_markdown(run),
+        )
+        if p
     )
     table = markdown.status_table(run).rstrip("\n")
     changes = _changes(baseline, cells)
     details = markdown.failure_details(run).rstrip("\n")
 
     def join(*parts: str) -> str:
-        return "\n\n".join(p for p in (marker(run.runtime), top, *parts, hidden) if p) + "\n"
+        middle = (markdown.uncommented(p) for p in (top, *parts))  # none holds one; none can
+        return "\n\n".join(p for p in (marker(run.runtime), *middle, hidden) if p) + "\n"
 
     body = join(table, changes, details)
     if len(body) <= limit:
@@ -92,7 +111,8 @@ def _title(run: RunResult, header: Header) -> str:
         short = f"`{header.sha[:7]}`"
         facts.append(f"commit [{short}]({header.commit_url})" if header.commit_url else short)
     facts.append(f"[workflow run]({header.run_url})")
-    return f"### Gradient runtime test: {run.runtime} — {verdict}\n\n" + " · ".join(facts)
+    runtime = markdown.escape(run.runtime)
+    return f"### Gradient runtime test: {runtime} — {verdict}\n\n" + " · ".join(facts)
 
 
 def _moved(header: Header) -> str:
@@ -119,6 +139,11 @@ def _changes(baseline: state.Cells | None, cells: state.Cells) -> str:
             if len(items) > _CHANGES_LINES:
                 lines.append(f"  - … and {len(items) - _CHANGES_LINES} more")
     return "\n".join(lines)
+
+
+def changes_section(baseline: state.Cells | None, cells: state.Cells) -> str:
+    """ "Changes since the previous run" (for the job summary too); "" without a baseline."""
+    return _changes(baseline, cells)
 
 
 def cut_table(table: str, room: int, run_url: str) -> str:

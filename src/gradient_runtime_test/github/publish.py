@@ -13,9 +13,16 @@ from pathlib import Path
 
 from github.MainClass import Github
 
+from gradient_runtime_test.github import comment_body, state
 from gradient_runtime_test.github.actions import Actions
 from gradient_runtime_test.github.checks import publish_check_run
-from gradient_runtime_test.github.client import REPORTING_ERRORS, describe, identity, make_github
+from gradient_runtime_test.github.client import (
+    REPORTING_ERRORS,
+    Identity,
+    describe,
+    identity,
+    make_github,
+)
 from gradient_runtime_test.github.comment import LiveComment, upsert_comment
 from gradient_runtime_test.github.context import GitHubContext, is_sha
 from gradient_runtime_test.report import markdown
@@ -57,13 +64,20 @@ def publish(
     results_paths: Sequence[Path | str] = (),
     junit_paths: Sequence[Path | str] = (),
     live_comments: Mapping[str, LiveComment] | None = None,
+    baselines: Mapping[str, state.Cells] | None = None,
 ) -> Published:
     """Write the job summary and outputs, then the PR comment and check run where allowed.
 
-    `live_comments` (runtime -> LiveComment) are finished instead of found afresh.
+    `live_comments` (runtime -> LiveComment) are finished instead of found afresh. `baselines`
+    (runtime -> the previous run's cells, from history) give "changes since the previous run" in
+    the job summary, and in a comment that holds no state of its own.
     """
     conclusion = overall_conclusion(runs)
     actions.append_summary(markdown.summary(runs, run_url=context.run_url if context else None))
+    baselines = baselines or {}
+    changes = [_changes(run, baselines[run.runtime]) for run in runs if run.runtime in baselines]
+    if changes:
+        actions.append_summary("\n\n".join(changes) + "\n")
     outputs = {
         "results": "\n".join(str(p) for p in results_paths),
         "junit": "\n".join(str(p) for p in junit_paths),
@@ -88,9 +102,15 @@ def publish(
                 check_run=check_run,
                 live=live_comments or {},
                 conclusion=conclusion,
+                baselines=baselines,
             )
     actions.set_output("comment-url", "\n".join(published.comment_urls))
     return published
+
+
+def _changes(run: RunResult, baseline: state.Cells) -> str:
+    section = comment_body.changes_section(baseline, state.cells_of(run))
+    return f"#### {markdown.escape(run.runtime)}\n\n{section}"
 
 
 def _count(runs: Sequence[RunResult], status: CellStatus) -> str:
@@ -105,8 +125,8 @@ def _client(
         return None
     if context.read_only:
         actions.warning(
-            "This pull request comes from a fork: its token is read-only and secrets are absent, "
-            "so there is no pull request comment or check run. The results are in the job summary."
+            f"{context.read_only_reason}: its token is read-only and secrets are absent, so there "
+            "is no pull request comment or check run. The results are in the job summary."
         )
         return None
     if isinstance(github, Github):
@@ -119,7 +139,7 @@ def _client(
             "run. The results are in the job summary."
         )
         return None
-    return make_github(context.token, context.api_url)
+    return make_github(context.token, context.api_url, timeout=context.timeout_s)
 
 
 def _to_github(
@@ -132,27 +152,34 @@ def _to_github(
     check_run: bool,
     live: Mapping[str, LiveComment],
     conclusion: CellStatus,
+    baselines: Mapping[str, state.Cells],
 ) -> Published:
     comment_urls: list[str] = []
     check_urls: list[str] = []
-    author: str | None = None
-    if comment and context.pr_number is not None and any(r.runtime not in live for r in runs):
+    author: Identity | None = None
+    finding = comment and context.pr_number is not None and any(r.runtime not in live for r in runs)
+    if finding or check_run:
         try:
-            author = identity(gh)  # once for all runtimes
+            author = identity(gh, context.token)  # once for all runtimes
         except REPORTING_ERRORS as e:
             actions.warning(f"could not tell who this token comments as: {describe(e)}")
-            comment = False
+            comment = comment and not finding
     for run in runs:
         if comment and context.pr_number is not None:
             if run.runtime in live:
                 url = live[run.runtime].finish(run)
             else:
-                url = upsert_comment(gh, context, run, actions, author=author)
+                url = upsert_comment(
+                    gh, context, run, actions, author=author, baseline=baselines.get(run.runtime)
+                )
             if url:
                 comment_urls.append(url)
         if check_run:
             head = _check_sha(gh, context, run, actions)
-            if head and (url := publish_check_run(gh, context, run, actions, head_sha=head)):
+            url = head and publish_check_run(
+                gh, context, run, actions, head_sha=head, identity=author
+            )
+            if url:
                 check_urls.append(url)
     return Published(conclusion, tuple(comment_urls), tuple(check_urls))
 

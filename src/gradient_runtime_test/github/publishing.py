@@ -13,6 +13,7 @@ from typing import TextIO
 from ..results import RunResult
 from .actions import Actions
 from .context import GitHubContext
+from .state import Cells
 
 
 def make_actions(env: Mapping[str, str], stream: TextIO | None = None) -> Actions:
@@ -23,12 +24,23 @@ class LiveUpdates:
     """Edits the PR comment as cells change, from a worker thread (latest state wins), so a slow
     or rate-limited GitHub never holds up the orchestrator or its reaction to a signal."""
 
-    def __init__(self, runtime: str, context: GitHubContext, actions: Actions) -> None:
+    def __init__(
+        self,
+        runtime: str,
+        context: GitHubContext,
+        actions: Actions,
+        *,
+        baseline: Cells | None = None,
+    ) -> None:
         from .client import make_github
         from .comment import LiveComment
 
         self.comment = LiveComment(
-            make_github(context.token, context.api_url), context, runtime, actions
+            make_github(context.token, context.api_url, timeout=context.timeout_s),
+            context,
+            runtime,
+            actions,
+            baseline=baseline,
         )
         self._latest: RunResult | None = None
         self._wake = threading.Condition()
@@ -71,12 +83,15 @@ class LiveUpdates:
                 return
 
 
-def live_updates(runtime: str, env: Mapping[str, str], actions: Actions) -> LiveUpdates | None:
-    """A live comment when running in Actions on a pull request with a usable token."""
+def live_updates(
+    runtime: str, env: Mapping[str, str], actions: Actions, *, baseline: Cells | None = None
+) -> LiveUpdates | None:
+    """A live comment when running in Actions on a pull request with a usable token.
+    `baseline`: the previous run from history, for a comment that holds no state yet."""
     context = GitHubContext.from_env(env)
     if context is None or context.pr_number is None or context.read_only or not context.token:
         return None
-    return LiveUpdates(runtime, context, actions)
+    return LiveUpdates(runtime, context, actions, baseline=baseline)
 
 
 def publish_runs(
@@ -88,6 +103,7 @@ def publish_runs(
     check_run: bool,
     actions: Actions | None = None,
     live: LiveUpdates | None = None,
+    baselines: Mapping[str, Cells] | None = None,
 ) -> None:
     from .publish import publish
 
@@ -106,4 +122,5 @@ def publish_runs(
         results_paths=[paths["results"]],
         junit_paths=[paths["junit"]],
         live_comments=live_comments,
+        baselines=baselines,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 
 from ..command import notebook_command, notebook_spec
-from ..harness.protocol import Keep
+from ..harness.protocol import Keep, expected_tests
 from ..plan import Cell
 from ..providers import naming
 from ..providers.base import Launch, Provider
@@ -29,9 +29,12 @@ def make_job(
     cluster_id: str | None = None,
     key: str | None = None,
     harness_from: str | None = None,
+    price_per_hour: float | None = None,
+    expected_s: float = 0.0,
 ) -> Job:
     """The job for `cell`. `key` names the cell in the orchestrator (default: the machine, unique
-    within one runtime's run); `harness_from`: a URL the notebook downloads the harness from."""
+    within one runtime's run); `harness_from`: a URL the notebook downloads the harness from.
+    `price_per_hour` (USD, None: unknown) and `expected_s` price the cell for the budget."""
     runtime, machine = cell.runtime, cell.machine
     bundle_id = naming.new_cell_id()
     nonce = secrets.token_urlsafe(24)  # the cell's secret: only the harness and we know it
@@ -71,5 +74,8 @@ def make_job(
         bundle_id=bundle_id,
         nonce=nonce,
         run_timeout_s=notebooks_s + CHECKS_MARGIN_S,
+        expected_tests=expected_tests(spec),
         expected_failures=tuple((f.machine, f.test) for f in runtime.expected_failures),
+        price_per_hour=price_per_hour,
+        expected_s=expected_s,
     )

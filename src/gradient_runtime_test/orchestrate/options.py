@@ -24,6 +24,13 @@ class Options:
     # An ended notebook whose logs cannot be read is kept (not deleted: its logs hold the
     # result) and asked again at each poll for this long before the cell is an error.
     log_retry_s: float = 120.0
+    # USD the run may spend (billed plus what running notebooks accrue); None: no budget.
+    max_cost_usd: float | None = None
+    # The provider's API failing without a break this long (polls and creates alike): every live
+    # and queued cell ends as an error, so a dead API cannot hold the run.
+    api_outage_s: float = 120.0
+    # A notebook in a state the provider does not know is treated as ended after this long.
+    unknown_state_s: float = 300.0
 
     @property
     def running_log_interval_s(self) -> float:
@@ -40,6 +47,8 @@ def options_for(
     keep: Keep = Keep.NEVER,
     startup_timeout_s: float = 15 * 60,
     unavailable_delay_s: float = 120.0,
+    max_cost_usd: float | None = None,
+    api_outage_s: float = 120.0,
 ) -> Options:
     """The options `grt run` uses: every interval scales with the poll interval."""
     return Options(
@@ -56,4 +65,8 @@ def options_for(
         startup_timeout_s=startup_timeout_s,
         # An ended notebook whose logs cannot be read yet is asked again for twelve polls.
         log_retry_s=min(120.0, 12 * poll_interval_s),
+        max_cost_usd=max_cost_usd,
+        api_outage_s=api_outage_s,
+        # An unknown state lasting sixty polls (five minutes at the default poll) means ended.
+        unknown_state_s=min(300.0, 60 * poll_interval_s),
     )

@@ -16,6 +16,10 @@ xfail      `<skipped message="expected failure: ...">` (declared in the matrix)
 xpass      a passing test case, with a `<system-out>` note to drop the declaration
 =========  ===================================================================
 
+Every failure and error has a body: the test's details, else its message. A notebook's warnings
+(e.g. time spent outside its cells), what was cut from its executed copy, and the message of a
+passing notebook (one that ended early) go to the test case's `<system-out>`.
+
 A cell without tests (error, unavailable, cancelled, ...) still gets a suite, holding one test
 case named `cell` that carries the cell's reason and log tail; so does a failed or error cell none
 of whose tests failed, so that the counts never show green for a red cell.
@@ -114,10 +118,11 @@ def _case(test: TestResult, cls: str) -> Any:
     case = junit_xml.TestCase(name, classname=cls, elapsed_sec=test.duration_s)
     msg = _message(test.message)
     output = _text(test.details)
+    body = output or _text(test.message)  # every failure and error gets a body
     if status == TestStatus.FAILED:
-        case.add_failure_info(message=msg or "failed", output=output)
+        case.add_failure_info(message=msg or "failed", output=body)
     elif status == TestStatus.ERROR:
-        case.add_error_info(message=msg or "error", output=output)
+        case.add_error_info(message=msg or "error", output=body)
     elif status == TestStatus.SKIPPED:
         case.add_skipped_info(message=msg or "skipped", output=output)
     elif status == TestStatus.XFAIL:
@@ -127,7 +132,20 @@ def _case(test: TestResult, cls: str) -> Any:
     elif status == TestStatus.XPASS:
         note = "XPASS: passed although the matrix declares it an expected failure"
         case.stdout = f"{note}; remove it from expected_failures." + (f"\n{msg}" if msg else "")
+    notes = _notes(test)
+    if notes:
+        case.stdout = f"{case.stdout}\n{notes}" if case.stdout else notes
     return case
+
+
+def _notes(test: TestResult) -> str | None:
+    """`<system-out>` lines for what a passing or failing notebook also reports: a message on a
+    pass (ended early), warnings, and what was cut from its executed copy."""
+    passed_notebook = test.status == TestStatus.PASSED and test.name.startswith("notebooks/")
+    lines = [test.message] if passed_notebook and test.message else []
+    lines += [f"warning: {w}" for w in test.warnings]
+    lines += [f"cut from the executed copy: {c}" for c in test.cut]
+    return _text("\n".join(lines))
 
 
 def _cell_case(cell: CellResult, cls: str) -> Any:
@@ -168,9 +186,19 @@ def _properties(run: RunResult, cell: CellResult) -> dict[str, str]:
         "python": str(env.get("python") or ""),
         "duration_s": f"{cell.duration_s:.3f}" if cell.duration_s else "",
         "billed_s": f"{cell.billed_s:.3f}" if cell.billed_s else "",
+        "price_per_hour": _usd(cell.price_per_hour),
+        "cost_usd": _usd(cell.cost_usd),
+        "estimated_cost_usd": _usd(cell.estimated_cost_usd),
+        "reused_from": f"{cell.reused_from.run_id} {cell.reused_from.at}"
+        if cell.reused_from
+        else "",
     }
     always = ("runtime", "machine", "status")
     return {k: _message(v) for k, v in values.items() if k in always or one_line(v)}
+
+
+def _usd(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def _time(value: str | None) -> float:

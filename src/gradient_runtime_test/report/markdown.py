@@ -2,6 +2,7 @@
 
 - `status_table`: one row per machine, the table posted in the pull-request comment and summary.
 - `failure_details`: one collapsible section per failing test or broken cell.
+- `notes_section`: warnings and cut outputs of tests, in one collapsible list.
 - `counts_line`: "11 machines: 9 passed, 1 failed, 1 unavailable".
 - `summary`: `summary.md` / the job summary, kept under a size limit.
 - `terminal_table`: an aligned plain-text table with failure one-liners for `grt run`.
@@ -10,6 +11,10 @@ Every value that comes from results (names, reasons, messages) is escaped for th
 in: table cells and inline text get HTML entities for `&<>` and backslashes before Markdown's
 punctuation, `<summary>` lines get HTML escaping, and code blocks get a fence longer than any
 backtick run inside them. Text is made one line where a line is expected and is ANSI-free.
+Result text is never markup: in inline text and `<summary>` lines a zero-width space after `@`
+keeps `@name` from mentioning (pinging) anyone and one in `://` and `www.` keeps a URL from
+becoming a link; in code, where neither happens, one between `<` and `!--` and between `--` and
+`>` keeps an HTML comment (such as a PR comment's hidden marker) from appearing anywhere.
 """
 
 from __future__ import annotations
@@ -25,14 +30,20 @@ from gradient_runtime_test.results import CellResult, CellStatus, RunResult, Tes
 
 __all__ = [
     "STATUS_EMOJI",
+    "code_span",
+    "cost_line",
+    "cost_markdown",
     "counts_line",
     "escape",
     "failure_details",
     "human_duration",
+    "money",
+    "notes_section",
     "status_label",
     "status_table",
     "summary",
     "terminal_table",
+    "uncommented",
 ]
 
 STATUS_EMOJI: Mapping[CellStatus, str] = {
@@ -71,11 +82,13 @@ _TRACE_CHARS = 3000
 _MIN_DETAILS_CHARS = 400  # below this budget, failure details are left out altogether
 
 _MD_PUNCT = re.compile(r"([\\`*_\[\]|~])")
+_ZWSP = "&#8203;"  # a zero-width space, as an entity: visible in the source, not on the page
+_WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
 _URL_SAFE = "/:?#=&%@+,;~-._!$*'"  # RFC 3986 minus ( ) [ ] and anything that ends a link
 
-_HEADER = ("Machine", "Status", "Checks", "Notebooks", "GPU", "Time", "Notebook")
-_ALIGN = (":--", ":--", "--:", "--:", ":--", "--:", ":--")
+_HEADER = ("Machine", "Status", "Checks", "Notebooks", "GPU", "Time", "Cost", "Notebook")
+_ALIGN = (":--", ":--", "--:", "--:", ":--", "--:", "--:", ":--")
 _NONE = "—"
 
 
@@ -83,12 +96,29 @@ _NONE = "—"
 
 
 def escape(text: str, limit: int = _CELL_CHARS) -> str:
-    """`text` as one line of inline Markdown that shows literally, also inside a table cell.
+    """`text` as one line of inline Markdown that shows literally, also inside a table cell:
+    no markup, no HTML, no mention, no link (`#123` may still link to an issue)."""
+    return _inert(_literal(text, limit))
 
-    `@name` and `#123` are left as they are: GitHub may still link them.
-    """
-    text = shorten(one_line(text), limit)
-    return _MD_PUNCT.sub(r"\\\1", html.escape(text, quote=False))
+
+def _literal(text: str, limit: int) -> str:
+    """`text` as one line of Markdown that shows literally (mentions and URLs aside)."""
+    return _MD_PUNCT.sub(r"\\\1", html.escape(shorten(one_line(text), limit), quote=False))
+
+
+def _inert(escaped: str, *, in_link: bool = False) -> str:
+    """HTML-escaped text with `@name` mentioning no one and no URL turned into a link (a link's
+    own text is never made a link: `in_link` leaves its URLs alone)."""
+    escaped = escaped.replace("@", "@" + _ZWSP)
+    if in_link:
+        return escaped
+    escaped = escaped.replace("://", ":" + _ZWSP + "//")
+    return _WWW.sub(lambda m: m.group(1) + _ZWSP + ".", escaped)
+
+
+def uncommented(text: str) -> str:
+    """`text` (code, shown as is) without `<!--` or `-->`: no HTML comment can appear in it."""
+    return text.replace("<!--", "<\u200b!--").replace("-->", "--\u200b>")
 
 
 def status_label(status: CellStatus) -> str:
@@ -111,6 +141,46 @@ def human_duration(seconds: float) -> str:
     return f"{minutes // 60}h {minutes % 60:02d}m"
 
 
+def money(usd: float | None) -> str:
+    """$1.23, "<$0.01" for a little, "—" for no price."""
+    if usd is None:
+        return _NONE
+    if 0 < usd < 0.005:
+        return "<$0.01"
+    return f"${usd:,.2f}"
+
+
+def _cell_cost(cell: CellResult) -> str:
+    """What a finished cell cost ("—": no price, or not finished yet)."""
+    return money(cell.cost_usd) if cell.status.finished else _NONE
+
+
+def _dollars(text: str) -> str:
+    """Dollar signs shown as such (GitHub reads `$...$` as math)."""
+    return text.replace("$", "\\$")
+
+
+def cost_markdown(run: RunResult) -> str:
+    """`cost_line` as Markdown (escaped); "" when nothing is priced."""
+    return _dollars(escape(cost_line(run)))
+
+
+def cost_line(run: RunResult) -> str:
+    """ "Cost: billed $1.23 of an estimated $4.56 · budget $5.00"; "" when nothing is priced."""
+    cost, estimate, budget = run.cost_usd, run.estimated_cost_usd, run.max_cost_usd
+    if cost is None and estimate is None and budget is None:
+        return ""
+    so_far = "" if all(c.status.finished for c in run.cells) else " so far"
+    text = f"Cost: billed {money(cost or 0.0)}{so_far}"
+    if estimate is not None:
+        text += f" of an estimated {money(estimate)}"
+    if budget is not None:
+        text += f" · budget {money(budget)}"
+    if unpriced := run.unpriced:
+        text += f" ({unpriced} machine{'s' if unpriced != 1 else ''} without a price not counted)"
+    return text
+
+
 def counts_line(run: RunResult) -> str:
     """Machines per status, "11 machines: 9 passed, 1 failed, 1 unavailable" (no zero counts)."""
     total = len(run.cells)
@@ -119,9 +189,9 @@ def counts_line(run: RunResult) -> str:
     return f"{total} {noun}: {', '.join(parts)}" if parts else f"{total} {noun}"
 
 
-def _code_span(text: str) -> str:
+def code_span(text: str) -> str:
     """Inline code showing `text` literally whatever backticks it holds."""
-    text = one_line(text)
+    text = uncommented(one_line(text))
     fence = "`" * (max((len(m) for m in _BACKTICKS.findall(text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -129,6 +199,7 @@ def _code_span(text: str) -> str:
 
 def _fenced(text: str) -> str:
     """A fenced code block holding `text` literally (fence longer than any backtick run in it)."""
+    text = uncommented(text)
     fence = "`" * max(3, max((len(m) for m in _BACKTICKS.findall(text)), default=0) + 1)
     return f"{fence}text\n{text}\n{fence}"
 
@@ -138,7 +209,8 @@ def _link(text: str, url: str) -> str:
     url = one_line(url)
     if not re.match(r"https?://", url, re.IGNORECASE):
         return escape(text)
-    return f"[{escape(text)}]({quote(url, safe=_URL_SAFE)})"
+    text = _inert(_literal(text, _CELL_CHARS), in_link=True)
+    return f"[{text}]({quote(url, safe=_URL_SAFE)})"
 
 
 def _tail(text: str, *, lines: int = _TRACE_LINES, chars: int = _TRACE_CHARS) -> str:
@@ -165,7 +237,21 @@ def _status_cell(cell: CellResult) -> str:
     xfail = sum(1 for t in cell.tests if t.status == TestStatus.XFAIL)
     xpass = sum(1 for t in cell.tests if t.status == TestStatus.XPASS)
     notes = [f"{n} {word}" for n, word in ((xfail, "xfail"), (xpass, "xpass")) if n]
+    if cell.reused_from is not None:
+        notes.append(_reused_note(cell))
     return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _reused_note(cell: CellResult) -> str:
+    """ "reused: run 41/1 of 2026-11-29", the run linked when it has a link."""
+    reuse = cell.reused_from
+    if reuse is None:
+        return ""
+    run = f"run {reuse.run_id}" if reuse.run_id else "an earlier run"
+    date = one_line(reuse.at)[:10]
+    return (
+        f"reused: {_link(run, reuse.run_url) if reuse.run_url else escape(run)} of {escape(date)}"
+    )
 
 
 def _fraction(counts: tuple[int, int]) -> str:
@@ -187,6 +273,7 @@ def _row(cell: CellResult) -> str:
         _fraction(cell.counts("notebooks/")),
         escape(gpu_summary(cell.environment)) or _NONE,
         human_duration(cell.duration_s),
+        _dollars(_cell_cost(cell)),
         _notebook_cell(cell),
     )
     return "| " + " | ".join(values) + " |"
@@ -206,14 +293,14 @@ def status_table(run: RunResult) -> str:
 
 
 def _summary_line(emoji: str, machine: str, what: str, message: str) -> str:
-    text = f"{emoji} <b>{html.escape(shorten(one_line(machine), _NAME_CHARS))}</b>: {what}"
+    text = f"{emoji} <b>{_inert(html.escape(shorten(one_line(machine), _NAME_CHARS)))}</b>: {what}"
     if one_line(message):
-        text += ": " + html.escape(shorten(one_line(message), _SUMMARY_CHARS))
+        text += ": " + _inert(html.escape(shorten(one_line(message), _SUMMARY_CHARS)))
     return f"<details><summary>{text}</summary>"
 
 
 def _test_section(cell: CellResult, test: TestResult) -> str:
-    name = f"<code>{html.escape(shorten(one_line(test.name), _NAME_CHARS))}</code>"
+    name = f"<code>{_inert(html.escape(shorten(one_line(test.name), _NAME_CHARS)))}</code>"
     head = _summary_line(_TEST_EMOJI.get(test.status, "❌"), cell.machine, name, test.message)
     # Without details, the message is worth a block only when the summary line had to cut it.
     long_message = len(one_line(test.message)) > _SUMMARY_CHARS
@@ -268,6 +355,31 @@ def failure_details(run: RunResult, *, max_chars: int | None = None) -> str:
     return "\n\n".join(kept)
 
 
+# -- notes ---------------------------------------------------------------------------------------
+
+_MAX_NOTES = 50
+
+
+def notes_section(run: RunResult) -> str:
+    """One collapsible list of what tests report beside their status: warnings (a notebook that
+    spent far longer outside its cells than in them) and what was cut from executed copies."""
+    items = [
+        f"- {escape(cell.machine, _NAME_CHARS)} · {code_span(shorten(test.name, _NAME_CHARS))}:"
+        f" {kind} {escape(text, _SUMMARY_CHARS)}"
+        for cell in run.cells
+        for test in cell.tests
+        for kind, texts in (("⚠️", test.warnings), ("✂️ cut:", test.cut))
+        for text in texts
+    ]
+    if not items:
+        return ""
+    more = len(items) - _MAX_NOTES
+    shown = items[:_MAX_NOTES] + ([f"- … and {more} more (see results.json)"] if more > 0 else [])
+    noun = "note" if len(items) == 1 else "notes"
+    head = f"<details><summary>ℹ️ {len(items)} {noun}: warnings and cut outputs</summary>"
+    return "\n".join([head, "", *shown, "", "</details>"])
+
+
 # -- summary.md --------------------------------------------------------------------------------
 
 
@@ -276,14 +388,14 @@ def _heading(run: RunResult) -> str:
     meta = []
     if run.workspace_url:
         url = run.workspace_url
-        ws = _link(url, url) if re.match(r"https?://", url.strip(), re.I) else _code_span(url)
+        ws = _link(url, url) if re.match(r"https?://", url.strip(), re.I) else code_span(url)
         if ref := one_line(run.workspace_ref or ""):
-            ws += f" @ {_code_span(ref)}"
+            ws += f" @ {code_span(ref)}"
         meta.append(f"Workspace: {ws}")
     else:
         meta.append("Workspace: none (bare container)")
     if run.container:
-        meta.append(f"Container: {_code_span(run.container)}")
+        meta.append(f"Container: {code_span(run.container)}")
     lines += [" · ".join(meta), ""]
     finished = all(cell.status.finished for cell in run.cells)
     label = (
@@ -292,6 +404,8 @@ def _heading(run: RunResult) -> str:
         else f"{STATUS_EMOJI[CellStatus.RUNNING]} in progress"
     )
     lines.append(f"{label} — {escape(counts_line(run))}")
+    if cost := cost_markdown(run):
+        lines += ["", cost]
     return "\n".join(lines)
 
 
@@ -326,7 +440,10 @@ def summary(
         title += "\n\n" + _link("Workflow run", run_url)
     heads = [_heading(run) for run in runs]
     tables = [status_table(run) for run in runs]
-    details = [failure_details(run) for run in runs]
+    details = [
+        "\n\n".join(part for part in (failure_details(run), notes_section(run)) if part)
+        for run in runs
+    ]
 
     def assemble(tabs: Sequence[str], dets: Sequence[str]) -> str:
         blocks = [title]
@@ -435,13 +552,16 @@ def terminal_table(run: RunResult) -> str:
             f"{notebooks[0]}/{notebooks[1]}" if notebooks[1] else "-",
             gpu_summary(cell.environment, times="x") or "-",
             human_duration(cell.duration_s).replace(_NONE, "-"),
-            cell.notebook_id or "-",
+            _cell_cost(cell).replace(_NONE, "-"),
+            cell.notebook_id or ("reused" if cell.reused_from else "-"),
         ]
         rows.append([_fit(value, _TERM_CELL) or "-" for value in row])
     widths = [max(_width(row[i]) for row in rows) for i in range(len(_HEADER))]
     lines = [f"{_fit(run.runtime, _TERM_LINE)}: {counts_line(run)}", ""]
     for row in rows:
         lines.append("  ".join(_pad(v, w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if cost := cost_line(run):
+        lines += ["", cost.replace("·", "-")]
     problems: list[tuple[str, str]] = []  # (label, text)
     for cell in run.cells:
         machine = _fit(cell.machine, _TERM_CELL)
@@ -449,8 +569,11 @@ def terminal_table(run: RunResult) -> str:
         for t in failing:
             text = f"{machine} {_fit(t.name, _TERM_LINE)}"
             problems.append((t.status.value.upper(), _joined(text, t.message)))
-        if cell.status in _WITH_REASON or (cell.status == CellStatus.FAILED and not failing):
-            problems.append((cell.status.value.upper(), _joined(machine, cell.reason)))
+        own_line = cell.status in _WITH_REASON or (cell.status == CellStatus.FAILED and not failing)
+        # a cell without a reason whose failing tests are listed above needs no line of its own
+        if own_line and (cell.reason or not failing):
+            reason = cell.reason or "no reason recorded"
+            problems.append((cell.status.value.upper(), _joined(machine, reason)))
     if problems:
         width = max(len(label) for label, _ in problems)
         lines += ["", "Not passed:"]

@@ -6,6 +6,10 @@ Decisions where the spec recorded nothing:
 - ``startNotebook`` on an active notebook answers 400 "Notebook is already running".
 - ``/jobs/logs`` answers 404 for a deleted notebook (read logs before deleting) and ``[]`` for a
   ``jobId`` that is not the notebook's current job.
+- ``getNotebooks`` answers at most ``Faults.list_page_size`` notebooks when the request asks for
+  no limit (the SDK's default) or a larger one; ``total`` counts them all.
+- ``deleteNotebook`` is refused (400) while the notebook is in a ``Faults.refuse_delete_while``
+  state (``Stopping`` by default).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import shapes
-from .faults import NOT_FOUND_MESSAGE
-from .runtime import END_OF_LOG, NotebookSpec
+from .faults import DELETE_WHILE_STOPPING_MESSAGE, NOT_FOUND_MESSAGE
+from .runtime import END_OF_LOG, LogRow, NotebookSpec
 
 if TYPE_CHECKING:
     from .server import FakePaperspace
@@ -33,6 +37,7 @@ class Response:
     body: Any = None  # JSON value; None (with raw None) is an empty body
     raw: bytes | None = None
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
 
     def encode(self) -> bytes:
         if self.raw is not None:
@@ -191,6 +196,9 @@ def list_notebooks(fake: FakePaperspace, request: RecordedRequest) -> Response:
     matched.sort(key=lambda nb: nb.job_id, reverse=True)
     offset = _int(query.get("offset")) or 0
     limit = _int(query.get("limit"))
+    cap = fake.faults.list_page_size
+    if cap is not None and (limit is None or limit > cap):
+        limit = cap
     page = matched[offset : None if limit is None else offset + limit]
     running = [nb for nb in everyone if not nb.deleted and nb.state == "Running"]
     return Response(
@@ -217,6 +225,9 @@ def delete_notebook(fake: FakePaperspace, request: RecordedRequest) -> Response:
     notebook = fake.lookup(_str(_body(request).get("notebookId")))
     if notebook is None:
         return not_found()
+    state = notebook.state
+    if state in fake.faults.refuse_delete_while:
+        return bad_request(DELETE_WHILE_STOPPING_MESSAGE.format(state=state.lower()))
     notebook.mark_deleted()
     return Response(204)
 
@@ -270,7 +281,7 @@ def job_logs(fake: FakePaperspace, request: RecordedRequest) -> Response:
     job = request.param("jobId")
     if job is not None and job != notebook.job_handle:
         return Response(200, [])
-    rows = notebook.rows(line, limit)
+    rows = _delivered(notebook.rows(line, limit), fake)
     return Response(
         200,
         [
@@ -283,6 +294,14 @@ def job_logs(fake: FakePaperspace, request: RecordedRequest) -> Response:
             for row in rows
         ],
     )
+
+
+def _delivered(rows: list[LogRow], fake: FakePaperspace) -> list[LogRow]:
+    """The rows as the log pipeline serves them: some twice, maybe in reverse order."""
+    every = fake.faults.duplicate_log_every
+    if every:
+        rows = [copy for row in rows for copy in ([row, row] if row.line % every == 0 else [row])]
+    return rows[::-1] if fake.faults.reverse_log_rows else rows
 
 
 def metrics_range(fake: FakePaperspace, request: RecordedRequest) -> Response:

@@ -30,7 +30,6 @@ from .faults import (
     CAPACITY_MESSAGE,
     DEFAULT_ERROR_MESSAGE,
     INVALID_TOKEN_MESSAGE,
-    RUNNING_LIMIT_MESSAGE,
     Faults,
     machine_matches,
 )
@@ -96,6 +95,7 @@ class FakePaperspace:
         self.machine_bins: dict[str, Path] = {}
         self.internal_errors: list[str] = []
         self.lock = threading.RLock()
+        self.closing = threading.Event()  # set on close: stalled requests give up
         self._ports = (port, log_port, metrics_port)
         self._given_workdir = workdir
         self._workdir: Path | None = None
@@ -135,6 +135,7 @@ class FakePaperspace:
         return self
 
     def close(self) -> None:
+        self.closing.set()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -274,7 +275,7 @@ class FakePaperspace:
         if faults.running_limit is not None:
             active = sum(notebook.active for notebook in self._notebooks.values())
             if active >= faults.running_limit:
-                return RUNNING_LIMIT_MESSAGE.format(limit=faults.running_limit)
+                return faults.running_limit_message.format(limit=faults.running_limit)
         if machine_matches(faults.capacity_machines, machine_type):
             return CAPACITY_MESSAGE
         return None
@@ -302,12 +303,18 @@ class FakePaperspace:
         if machine_matches(faults.error_machines, machine_type):
             error = faults.error_machines.get(machine_type, faults.error_machines.get("*"))
             error = error or DEFAULT_ERROR_MESSAGE
+        interrupts = faults.interrupt_machines
         return Plan(
             start_delay_s=faults.start_delay_s,
             stuck=machine_matches(faults.stuck_machines, machine_type),
             error=error,
             replay_line_delay_s=faults.replay_line_delay_s,
             log_line_limit=faults.log_line_limit,
+            start_states=faults.start_states,
+            interrupt=interrupts.get(machine_type, interrupts.get("*")),
+            teardown_s=faults.teardown_s,
+            late_log_every=faults.late_log_every,
+            late_log_s=faults.late_log_s,
         )
 
     def _with_replay(self, plan: Plan, notebook: FakeNotebook) -> Plan:
