@@ -162,6 +162,16 @@ def test_a_refused_create_is_kept_verbatim(
     assert create["command_chars"] < MAX_COMMAND_CHARS
 
 
+def test_a_report_that_cannot_be_written_stops_it_before_anything_is_created(
+    fake: FakePaperspace, gradient_sdk: Any, matrices: Path, tmp_path: Path
+) -> None:
+    result = probe(fake, matrices, tmp_path, "--yes")  # a folder
+    assert result.code == 2 and "--probe-out:" in result.err and "is a folder" in result.err
+    no_project = probe(fake, matrices, tmp_path / "p.json", "--yes", PAPERSPACE_PROJECT_ID="")
+    assert no_project.code == 2 and "--project-id is not set" in no_project.err
+    assert not fake.notebooks and not fake.requests_to("createNotebook")
+
+
 def test_a_notebook_that_never_starts_is_ended_at_the_startup_timeout(
     fake: FakePaperspace, gradient_sdk: Any, matrices: Path, tmp_path: Path
 ) -> None:

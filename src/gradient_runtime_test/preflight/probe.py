@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import json
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -116,6 +117,7 @@ def probe(
         raise UsageError(
             "--project-id is not set (valid: a Gradient project id, or $PAPERSPACE_PROJECT_ID)"
         )
+    _check_writable(options.out_path)
     run = Probe(provider, options, say=say, clock=clock)
     run.report.update(
         machine=machine.name,
@@ -133,6 +135,21 @@ def probe(
             run.write()
     run.tell()
     return 128 + received[0] if received else run.exit_code()
+
+
+def _check_writable(path: Path) -> None:
+    """The report must have somewhere to go before anything is created."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}."):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"--probe-out: {str(path)!r} cannot be written ({exc.strerror or exc})"
+            " (valid: a file in a folder this user can write)"
+        ) from None
+    if path.is_dir():
+        raise UsageError(f"--probe-out: {str(path)!r} is a folder (valid: a file name)")
 
 
 def _round(value: float | None) -> float | None:
