@@ -111,6 +111,21 @@ def test_with_yes_one_notebook_is_created_recorded_and_ended(
     assert "list_page_size" not in replayed and "log_page_size" not in replayed
 
 
+def test_a_log_served_in_small_pages_is_read_whole(
+    fake: FakePaperspace, gradient_sdk: Any, matrices: Path, tmp_path: Path
+) -> None:
+    fake.faults.log_page_size = 60
+    out = tmp_path / "probe.json"
+    result = probe(fake, matrices, out, "--yes")
+
+    assert result.code == 0, result.text
+    report = json.loads(out.read_text())
+    logs = report["logs"]
+    assert logs["burst"]["received"] == 500 and logs["end_seen"]
+    assert logs["pages_read"] >= 9 and logs["page"] == {"asked": 100, "got": 60}
+    assert knobs(report)["log_page_size"] == 60
+
+
 def test_a_notebook_the_platform_fails_is_recorded_and_still_ended(
     fake: FakePaperspace, gradient_sdk: Any, matrices: Path, tmp_path: Path
 ) -> None:

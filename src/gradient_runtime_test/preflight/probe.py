@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import signal
 import tempfile
@@ -35,11 +36,12 @@ from .doctor import key_refused, platform_words
 
 if TYPE_CHECKING:
     from ..providers.gradient import GradientProvider
-    from ..providers.gradient_api import GradientApiError, NotebookInfo
+    from ..providers.gradient_api import GradientApiError, NotebookInfo, RawLogRow
 
 T = TypeVar("T")
 LOG_WAIT_S = 120.0  # after Running, for the probe's lines to reach the logs API
 STOP_WAIT_S = 120.0  # after a stop request, for the notebook to end
+MAX_LOG_PAGES = 100  # a whole-log read stops after this many requests
 SCHEMA = 1
 
 
@@ -404,12 +406,13 @@ class Probe:
         deadline = self.clock() + self.options.log_wait_s
         started = self.at()
         while True:
-            rows = self.provider.call(lambda: self.api.log_rows(handle.notebook_id))
+            rows, pages = self.whole_log(handle)
             if any(r.message == f"{probe_plan.MARK}-END" for r in rows) or self.clock() >= deadline:
                 break
             self.wait(self.options.poll_s)
         logs = probe_plan.analyse_logs(rows, pad_sent=probe_plan.pad_length(command))
         logs["end_seen_after_s"] = round(self.at() - started, 2) if logs["end_seen"] else None
+        logs["pages_read"] = pages
         page = self.provider.call(lambda: self.api.log_rows(handle.notebook_id, 1, limit=100))
         logs["page"] = {"asked": 100, "got": len(page)}
         later = self.provider.call(lambda: self.api.log_rows(handle.notebook_id, 200, limit=50))
@@ -417,6 +420,22 @@ class Probe:
         logs["from_line"] = {"asked": 200, "first": min(lines, default=None), "got": len(later)}
         self.report["logs"] = logs
         self.report["create"]["command_intact"] = logs["pad"]["command_intact"]
+
+    def whole_log(self, handle: Handle) -> tuple[list[RawLogRow], int]:
+        """Every row from line 1, page after page (an API may send fewer rows than asked), as the
+        pages came; and how many requests that took."""
+        rows: list[RawLogRow] = []
+        start, pages = 1, 0
+        while pages < MAX_LOG_PAGES:
+            read = functools.partial(self.api.log_rows, handle.notebook_id, start)
+            page = self.provider.call(read)
+            pages += 1
+            rows.extend(page)
+            last = max((r.line for r in page if r.line is not None), default=None)
+            if last is None or last < start:
+                break
+            start = last + 1
+        return rows, pages
 
     def stop_and_delete(self, handle: Handle) -> None:
         """Stop; delete at once if it is still stopping; once stopped, stop again; delete."""
