@@ -160,6 +160,18 @@ def test_a_lost_create_answer_adopts_the_notebook_instead_of_creating_another(
     assert result.code == 0, result.text
 
 
+def test_a_lost_create_that_cannot_be_looked_up_is_not_created_again(
+    fake: FakePaperspace, gradient_sdk: Any, matrices: Path, tmp_path: Path
+) -> None:
+    fake.faults.lose_next_create()
+    fake.faults.fail_next("getNotebooks", count=20, status=503)
+    result = probe(fake, matrices, tmp_path / "probe.json", "--yes")
+
+    assert result.code == 1
+    assert len(fake.requests_to("createNotebook")) == 1
+    assert "`grt sweep --older-than 0s` ends it" in result.out
+
+
 def test_a_refused_create_is_kept_verbatim(
     fake: FakePaperspace, gradient_sdk: Any, matrices: Path, tmp_path: Path
 ) -> None:

@@ -16,23 +16,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import signal
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import __version__
 from ..errors import ProviderError, UsageError
 from ..matrix.model import Catalogue, Machine, Runtime
 from ..providers import naming
 from ..providers.base import Handle
-from . import probe_plan
-from .doctor import key_refused, platform_words
+from . import probe_plan, probe_report
+from .doctor import key_refused
 
 if TYPE_CHECKING:
     from ..providers.gradient import GradientProvider
@@ -42,7 +39,6 @@ T = TypeVar("T")
 LOG_WAIT_S = 120.0  # after Running, for the probe's lines to reach the logs API
 STOP_WAIT_S = 120.0  # after a stop request, for the notebook to end
 MAX_LOG_PAGES = 100  # a whole-log read stops after this many requests
-SCHEMA = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +115,7 @@ def probe(
         raise UsageError(
             "--project-id is not set (valid: a Gradient project id, or $PAPERSPACE_PROJECT_ID)"
         )
-    _check_writable(options.out_path)
+    probe_report.check_writable(options.out_path)
     run = Probe(provider, options, say=say, clock=clock)
     run.report.update(
         machine=machine.name,
@@ -136,22 +132,7 @@ def probe(
                 run.report["interrupted"] = signal.Signals(received[0]).name
             run.write()
     run.tell()
-    return 128 + received[0] if received else run.exit_code()
-
-
-def _check_writable(path: Path) -> None:
-    """The report must have somewhere to go before anything is created."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}."):
-            pass
-    except OSError as exc:
-        raise UsageError(
-            f"--probe-out: {str(path)!r} cannot be written ({exc.strerror or exc})"
-            " (valid: a file in a folder this user can write)"
-        ) from None
-    if path.is_dir():
-        raise UsageError(f"--probe-out: {str(path)!r} is a folder (valid: a file name)")
+    return 128 + received[0] if received else probe_report.exit_code(run.report)
 
 
 def _round(value: float | None) -> float | None:
@@ -219,17 +200,6 @@ def _signals(cancel: threading.Event) -> Iterator[list[int]]:
             signal.signal(sig, old)
 
 
-def _answer(error: GradientApiError | None) -> dict[str, Any]:
-    if error is None:
-        return {"accepted": True, "words": None, "status": None}
-    return {
-        "accepted": False,
-        "words": platform_words(error),
-        "status": error.status,
-        "kind": type(error).__name__,
-    }
-
-
 class Probe:
     """One probe: its steps, the report they fill in, and the notebook it owns."""
 
@@ -249,14 +219,7 @@ class Probe:
         self.cancel = threading.Event()
         self.t0 = clock()
         self.deleted = False
-        self.report: dict[str, Any] = {
-            "schema": SCHEMA,
-            "kind": "grt-probe",
-            "grt_version": __version__,
-            "started_at": _utc_now(),
-            "states": [],
-            "errors": [],
-        }
+        self.report = probe_report.new()
 
     def at(self) -> float:
         return round(self.clock() - self.t0, 2)
@@ -308,7 +271,7 @@ class Probe:
         except Cancelled:
             self.report["errors"].append({"step": "cancelled", "error": "interrupted by a signal"})
         finally:
-            self.report["finished_at"] = _utc_now()
+            self.report["finished_at"] = probe_report.utc_now()
 
     def create(self, launch: _Launch, *, ours: int) -> Handle | None:
         started = self.clock()
@@ -325,7 +288,7 @@ class Probe:
             )
         )
         record = {
-            **_answer(error),
+            **probe_report.answer(error),
             "command_chars": len(launch.command),
             "ours_chars": ours,
             "seconds": round(self.clock() - started, 2),
@@ -335,9 +298,14 @@ class Probe:
         notebook_id = created.id if created is not None else None
         if error is not None and error.maybe_applied:
             # The answer was lost: look the notebook up by its unique name, never create again.
-            found = self.provider.call(
-                lambda: self.api.find_by_name(launch.name, launch.project_id)
-            )
+            try:
+                found = self.provider.call(
+                    lambda: self.api.find_by_name(launch.name, launch.project_id)
+                )
+            except ProviderError as lookup:
+                record["adopted"] = None  # it may exist: the summary says how to end it
+                record["lookup_error"] = lookup.message
+                return None
             notebook_id = found.id if found is not None else None
             record["adopted"] = found is not None
         if notebook_id is None:
@@ -440,7 +408,7 @@ class Probe:
     def stop_and_delete(self, handle: Handle) -> None:
         """Stop; delete at once if it is still stopping; once stopped, stop again; delete."""
         _, error = self.once(lambda: self.api.stop(handle.notebook_id))
-        self.report["stop"] = _answer(error)
+        self.report["stop"] = probe_report.answer(error)
         now = self.provider.call(lambda: self.api.get(handle.notebook_id))
         self._seen(now, after_stop=True)
         if now.state.ended:
@@ -453,7 +421,7 @@ class Probe:
             self.report["delete_while_stopping"] = {
                 "tried": True,
                 "state": now.raw_state,
-                **_answer(error),
+                **probe_report.answer(error),
             }
             if error is None:
                 self.deleted = True
@@ -471,74 +439,17 @@ class Probe:
             "end_marker": any(r.message == probe_plan.END_OF_LOG for r in rows),
         }
         _, error = self.once(lambda: self.api.stop(handle.notebook_id))
-        self.report["stop_stopped"] = {"tried": True, **_answer(error)}
+        self.report["stop_stopped"] = {"tried": True, **probe_report.answer(error)}
         _, error = self.once(lambda: self.api.delete(handle.notebook_id))
-        self.report["delete"] = _answer(error)
+        self.report["delete"] = probe_report.answer(error)
         self.deleted = error is None
 
     # --- the outcome -----------------------------------------------------------------------------
 
-    def exit_code(self) -> int:
-        report = self.report
-        logs = report.get("logs") or {}
-        complete = "long_line" in logs and all(
-            k in report for k in ("list_unpaged", "stop_stopped")
-        )
-        return 0 if complete and report.get("ended") and not report["errors"] else 1
-
     def write(self) -> None:
-        from ..providers.gradient_api import scrub
-        from ..report.outputs import write_atomic
-
-        start, stop = probe_plan.first_and_final(self.report["states"])
-        self.report["start_states"], self.report["stop_states"] = start, stop
-        text = json.dumps(self.report, indent=2, ensure_ascii=False) + "\n"
-        write_atomic(self.options.out_path, scrub(text, self.options.secrets))
+        probe_report.write(self.options.out_path, self.report, secrets=self.options.secrets)
 
     def tell(self) -> None:
-        for line in summary_lines(self.report):
+        for line in probe_report.summary_lines(self.report):
             self.say(line)
         self.say(f"Probe report: {self.options.out_path}")
-
-
-def _utc_now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def summary_lines(report: Mapping[str, Any]) -> list[str]:
-    """What the probe saw, in a few lines."""
-    lines = []
-    create = report.get("create", {})
-    if create.get("accepted") is False and not create.get("adopted"):
-        lines.append(
-            f"The platform refused a {create['command_chars']:,}-character command: {create['words']}"
-        )
-    states = " -> ".join(f"{s['state']} ({s['at_s']:g} s)" for s in report.get("states", []))
-    if states:
-        lines.append(f"States: {states}")
-    logs = report.get("logs") or {}
-    if "long_line" in logs:
-        long, burst = logs["long_line"], logs["burst"]
-        lines.append(
-            f"Logs: a {long['sent']:,}-character line kept {long['kept']:,}; {burst['received']} of"
-            f" {burst['sent']} burst lines; order {logs['order']}; pages of 100 gave"
-            f" {logs['page']['got']}"
-        )
-    listed = report.get("list_unpaged")
-    if listed:
-        lines.append(f"Unpaged list: {listed['count']} notebooks of {listed['total']}")
-    for key, what in (
-        ("delete_while_stopping", "Delete while stopping"),
-        ("stop_stopped", "Stop when stopped"),
-    ):
-        answer = report.get(key)
-        if answer and answer.get("tried"):
-            said = "accepted" if answer["accepted"] else f"refused: {answer['words']}"
-            lines.append(f"{what}: {said}")
-    if not report.get("ended", True) or report.get("cleanup", {}).get("left"):
-        lines.append("The notebook could not be ended: run `grt sweep --older-than 0s`.")
-    for error in report.get("errors", []):
-        lines.append(f"{error['step']}: {error['error']}")
-    return lines
