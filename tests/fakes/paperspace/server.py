@@ -19,18 +19,19 @@ import string
 import tempfile
 import threading
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from . import endpoints
 from .faults import (
-    CAPACITY_MESSAGE,
     DEFAULT_ERROR_MESSAGE,
     INVALID_TOKEN_MESSAGE,
     Faults,
     machine_matches,
 )
+from .replay import apply_report, replay_report
 from .runtime import FakeNotebook, NotebookSpec, Plan, RuntimeSettings
 from .sandbox import install_fake_bin
 from .tls import make_certificate
@@ -51,6 +52,8 @@ class FakePaperspace:
       (``None``: no replacement).
     - ``base_path``: the ``PATH`` commands see after the fake's ``bin/`` (default: this process's).
     - ``workdir``: where notebook folders go (default: a temporary folder, removed on close).
+    - ``replay``: a ``grt doctor --probe`` report (a path or its parsed JSON) whose wording,
+      states and log caps the fault knobs take (see :mod:`.replay`); ``reset()`` keeps them.
 
     ``hour_s``, ``stop_grace_s``, ``base_path`` and ``notebooks_dir_placeholder`` may be changed
     while the fake runs; they apply to notebooks created afterwards. ``metric_values`` (chart name
@@ -71,8 +74,12 @@ class FakePaperspace:
         port: int = 0,
         log_port: int = 0,
         metrics_port: int = 0,
+        replay: Path | Mapping[str, Any] | None = None,
     ) -> None:
         self.faults = faults or Faults()
+        self.replayed = replay_report(replay) if replay is not None else None
+        if self.replayed is not None:
+            apply_report(self.faults, self.replayed)
         self.api_key = api_key
         self.host = host
         self.hour_s = hour_s
@@ -84,6 +91,8 @@ class FakePaperspace:
         self.repositories: dict[str, Path] = {}
         # Per machine type, a folder put first on the notebook's PATH (e.g. a fake nvidia-smi).
         self.machine_bins: dict[str, Path] = {}
+        # The team's projects, id -> name (None: every project id exists).
+        self.projects: dict[str, str] | None = None
         self.internal_errors: list[str] = []
         self.lock = threading.RLock()
         self.closing = threading.Event()  # set on close: stalled requests give up
@@ -156,6 +165,8 @@ class FakePaperspace:
             self.internal_errors.clear()
             self.metric_values.clear()
         self.faults.clear()
+        if self.replayed is not None:
+            apply_report(self.faults, self.replayed)
 
     def _stop_all(self, reason: str) -> None:
         notebooks = list(self._notebooks.values())
@@ -268,7 +279,7 @@ class FakePaperspace:
             if active >= faults.running_limit:
                 return faults.running_limit_message.format(limit=faults.running_limit)
         if machine_matches(faults.capacity_machines, machine_type):
-            return CAPACITY_MESSAGE
+            return faults.capacity_message
         return None
 
     def _runtime_settings(self) -> RuntimeSettings:
