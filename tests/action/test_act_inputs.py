@@ -243,7 +243,8 @@ def test_runtime_and_ref_come_from_a_workspace_repositorys_pull_request(workspac
         },
         "repository": repository("gradient-ai/PyTorch"),
     }
-    cases = {"infer": {}, "plan": {"mode": "plan"}}
+    # no sources check (this repository lacks the runtime's notebooks): grt itself refuses
+    cases = {"infer": {"check-sources": "false"}, "plan": {"mode": "plan"}}
     run = run_cases(workspace, "pull_request", payload, cases, uses=OWN)
     prep = run.outputs("cases", "infer", "prep")
     assert prep["runtime"] == "PyTorch 1.12"
@@ -291,7 +292,12 @@ def test_pull_request_target_from_a_fork_is_refused_unless_allowed(tmp_path: Pat
         },
         "repository": repository("octo/runtimes"),
     }
-    common = {"runtime": "PyTorch 1.12", "api-key": API_KEY, "machines": "A4000"}
+    common = {
+        "runtime": "PyTorch 1.12",
+        "api-key": API_KEY,
+        "machines": "A4000",
+        "check-sources": "false",  # the fork's ref is nowhere here: grt is what must refuse
+    }
     cases = {
         "refused": {**common, "workspace-ref": HEAD},
         "allowed": {**common, "workspace-ref": HEAD, "allow-fork-code": "true"},
