@@ -114,6 +114,7 @@ machines: [C5]
 notebooks: [a.ipynb, b.ipynb]
 """,
 }
+# No project id: a run that gets past the check stops in grt before any request.
 DRIFT = {"matrices": "drift", "runtime": "Drift", "api-key": API_KEY}
 PYTORCH_A4000 = {"runtime": "PyTorch 1.12", "machines": "A4000"}  # $0.76 an hour
 HISTORY_URL = "https://github.com/octo/runtimes.git"  # where `grt history` finds the repository
@@ -305,7 +306,7 @@ def test_check_sources_passes_at_the_forwarded_ref(
     """At the first commit of the workspace both notebooks are there: the check passes only if
     the ref reached it (the head lacks b.ipynb). The image was looked up in the fake registry."""
     assert dispatch.step("cases", "sources-at-ref", "sources") == "success", dispatch
-    assert dispatch.step("cases", "sources-at-ref", "grt") == "failure"  # the closed port
+    assert dispatch.step("cases", "sources-at-ref", "grt") == "failure"  # no project id
     looked_up = {path for _, path, _ in registry.manifest_requests()}
     assert looked_up == {"/v2/org/img/manifests/1"}
     assert API_KEY not in dispatch.log()
@@ -314,7 +315,7 @@ def test_check_sources_passes_at_the_forwarded_ref(
 def test_check_sources_false_skips_the_check_and_bad_values_fail(dispatch: ActRun) -> None:
     # skipped by its condition: the next step ran (a failed check would have stopped it)
     assert dispatch.step("cases", "sources-off", "sources") is None
-    assert dispatch.step("cases", "sources-off", "grt") == "failure"  # the closed port
+    assert dispatch.step("cases", "sources-off", "grt") == "failure"  # no project id
     assert dispatch.step("cases", "sources-bad", "sources") == "failure"
     (error,) = [
         e
