@@ -96,6 +96,8 @@ def sandbox(tmp_path: Path, github: FakeGitHub, paperspace: FakePaperspace) -> S
     """The project's repository with the probe runtime on main, and a runner pointed at the fakes."""
     box = Sandbox(tmp_path / "act")
     box.commit("Add the Act Probe runtime", {PROBE_FILE: PROBE})
+    # the action's sources check reaches the probe's workspace too, as Gradient does
+    box.map_url(PROBE_WORKSPACE, paperspace.repositories[PROBE_WORKSPACE])
     box.env.update(paperspace.env())
     box.env.update(
         {
