@@ -18,6 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("__main__",),
     ("cli",),
     ("commands",),
+    ("preflight",),  # grt doctor: ends its probe's notebook through orchestrate's ending path
     ("orchestrate", "history"),
     ("command", "plan", "providers", "report", "github", "sources"),
     ("settings",),

@@ -225,6 +225,13 @@ def retry_backoff(env: Mapping[str, str]) -> float:
     return _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
 
 
+def probe_pacing(env: Mapping[str, str]) -> tuple[float, float]:
+    """`grt doctor --probe`'s poll interval and start-up timeout: the knobs of a run on Gradient
+    (`GRT_POLL_INTERVAL`, default 5 s; `GRT_STARTUP_TIMEOUT`, default 900 s)."""
+    poll = _seconds(env, "GRT_POLL_INTERVAL", 5.0, 0.05, 300)
+    return poll, _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
+
+
 def github_timeout_s(env: Mapping[str, str]) -> float:
     """Seconds each GitHub request may take to connect, and to answer (GRT_GITHUB_TIMEOUT; PyGithub
     rounds it up to whole seconds)."""

@@ -96,11 +96,8 @@ def sandbox(tmp_path: Path, github: FakeGitHub, paperspace: FakePaperspace) -> S
     """The project's repository with the probe runtime on main, and a runner pointed at the fakes."""
     box = Sandbox(tmp_path / "act")
     box.commit("Add the Act Probe runtime", {PROBE_FILE: PROBE})
-    # the sources check (git ls-remote and fetch) reads the probe's workspace where the fake
-    # Paperspace clones it from, as the runner's git config says
-    workspace = paperspace.repositories[PROBE_WORKSPACE]
-    with box.gitconfig.open("a", encoding="utf-8") as config:
-        config.write(f'[url "{workspace}"]\n\tinsteadOf = {PROBE_WORKSPACE}\n')
+    # the action's sources check reaches the probe's workspace too, as Gradient does
+    box.map_url(PROBE_WORKSPACE, paperspace.repositories[PROBE_WORKSPACE])
     box.env.update(paperspace.env())
     box.env.update(
         {

@@ -123,6 +123,22 @@ def test_the_local_step_runs_notebooks_without_any_secret_and_grt_publishes_afte
     assert "history[@]" in local_branch and "publish[@]" in local_branch
 
 
+def test_doctor_mode_runs_grt_doctor_with_what_it_checks() -> None:
+    prep, script = SCRIPTS["prep"]["run"], SCRIPTS["grt"]["run"]
+    assert 'one_of mode "$INPUT_MODE" run plan report doctor' in prep
+    doctor = script[script.index("doctor)") : script.index(";;", script.index("doctor)"))]
+    assert "args=(doctor " in doctor and 'exec grt "${args[@]}"' in doctor
+    for flag, var in (
+        ("--runtime", "$runtime"),
+        ("--project-id", "$INPUT_PROJECT_ID"),
+        ("--cluster-id", "$INPUT_CLUSTER_ID"),
+    ):
+        assert f'args+=({flag} "{var}")' in doctor, flag
+    # --matrices and every --machine come from the arguments every mode shares
+    assert script.index('args=(--matrices "$GRT_MATRICES_DIR")') < script.index("doctor)")
+    assert "mode: doctor" in (REPO / "docs" / "action.md").read_text()
+
+
 def test_outputs_come_from_the_grt_step() -> None:
     ids = {s.get("id") for s in STEPS}
     for name, spec in ACTION["outputs"].items():

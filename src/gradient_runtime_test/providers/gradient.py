@@ -101,6 +101,11 @@ class GradientProvider:
         self._sleep(self._retry.delay(attempt, error.retry_after_s, self._jitter))
         return True
 
+    def call(self, call: Callable[[], T]) -> T:
+        """``call`` (one or more :attr:`api` calls) with this provider's retries; its final error
+        as a :class:`ProviderError` (an ``AuthenticationError`` stays one)."""
+        return self._retrying(call)
+
     def _retrying(self, call: Callable[[], T]) -> T:
         from .gradient_api import GradientApiError
 

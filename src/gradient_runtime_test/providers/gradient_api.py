@@ -1,4 +1,6 @@
-"""A thin, typed wrapper over the ``gradient`` SDK's ``NotebooksClient`` (2.99.4).
+"""A thin, typed wrapper over the ``gradient`` SDK's ``NotebooksClient`` (2.99.4), plus the two
+calls about the team that ``grt doctor`` makes: ``MachineTypesClient.list`` (the machine types
+offered and available now) and ``ProjectsClient.get``.
 
 The SDK is imported lazily (it costs ~2 s and a process-wide ``distutils`` patch), inside
 :class:`GradientApi`'s constructor, with its import-time ``DeprecationWarning``\\ s silenced.
@@ -14,7 +16,7 @@ RunningLimitError   "running notebook limit", "notebook limit", "limit of N runn
 CapacityError       "out of capacity" (the real text), "no capacity", "insufficient capacity",
                     "capacity unavailable", "quota"
 AuthenticationError "Invalid API token", "No such API token" (both recorded), "unauthorized",
-                    "forbidden"
+                    "forbidden"; any status 401
 RateLimitError      status 429 (``retry_after_s`` from its ``Retry-After``)
 TransientError      ``requests`` connection errors, timeouts, broken bodies; a 5xx status (503:
                     with ``retry_after_s``); text such as "internal server error", "bad
@@ -314,7 +316,7 @@ def _classify_text(
         return RunningLimitError
     if _CAPACITY.search(text):
         return CapacityError
-    if _AUTH.search(text):
+    if _AUTH.search(text) or status == 401:
         return AuthenticationError
     if status == 429:
         return RateLimitError
@@ -370,6 +372,44 @@ class LogPage:
     ended: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class MachineType:
+    """A machine type the team is offered and that is available now (the SDK's machine types
+    list drops the others: the two cannot be told apart through it)."""
+
+    label: str
+    kind: str | None
+    cpus: int | None
+    gpu_count: int | None
+    clusters: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Project:
+    id: str
+    name: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ListAnswer:
+    """One list request as the API answered it: the notebooks it held, and the totals it
+    announced (``None`` when absent)."""
+
+    notebooks: tuple[NotebookInfo, ...]
+    total: int | None
+    running_total: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class RawLogRow:
+    """A log row exactly as the logs API sent it, in the answer's order (``line`` is ``None``
+    when it was not a number)."""
+
+    line: int | None
+    message: str
+    timestamp: str | None
+
+
 def _utc(value: Any) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         return None
@@ -380,6 +420,10 @@ def _utc(value: Any) -> dt.datetime | None:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def notebook_info(notebook: Any) -> NotebookInfo:
@@ -483,6 +527,8 @@ class GradientApi:
         self._last_answer = clock()  # when the API last answered anything (or when we began)
         # The SDK's default logger is a MuteLogger: its debug lines (headers included) go nowhere.
         self._client = gradient.NotebooksClient(api_key=api_key)
+        self._machine_types = gradient.MachineTypesClient(api_key=api_key)
+        self._projects = gradient.ProjectsClient(api_key=api_key)
 
     def __repr__(self) -> str:
         return f"GradientApi(config_host={self._hosts[0]!r}, log_host={self._hosts[1]!r})"
@@ -631,6 +677,52 @@ class GradientApi:
         oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
         return max(matches, key=lambda nb: nb.created_at or oldest, default=None)
 
+    def list_unpaged(self) -> ListAnswer:
+        """One list request with no limit (the SDK's default): what the API sends for it, with
+        the ``total`` it announces (a capped page holds fewer notebooks than that)."""
+        notebooks, meta = self._call(
+            "list notebooks",
+            lambda: self._client.list(tags=[], limit=None, offset=None, get_meta=True),
+        )
+        meta = meta if isinstance(meta, Mapping) else {}
+        return ListAnswer(
+            notebooks=tuple(
+                notebook_info(nb) for nb in notebooks if isinstance(getattr(nb, "id", None), str)
+            ),
+            total=_int(meta.get("total")),
+            running_total=_int(meta.get("runningTotal")),
+        )
+
+    # --- the team --------------------------------------------------------------------------------
+
+    def machine_types(self, cluster_id: str | None = None) -> list[MachineType]:
+        """The machine types offered to the team and available now (in ``cluster_id``, when
+        given), by label."""
+        types = self._call(
+            "list machine types",
+            lambda: self._machine_types.list(cluster_id=cluster_id),
+            targets_existing=False,
+        )
+        return [
+            MachineType(
+                label=vm.label,
+                kind=_text(getattr(vm, "kind", None)),
+                cpus=_int(getattr(vm, "cpu_count", None)),
+                gpu_count=_int(getattr(vm, "gpu_count", None)),
+                clusters=tuple(str(c) for c in getattr(vm, "clusters", None) or ()),
+            )
+            for vm in types or ()
+            if isinstance(getattr(vm, "label", None), str)
+        ]
+
+    def project(self, project_id: str) -> Project:
+        """The project (``NotFoundError`` when the key's team has no such project)."""
+        found = self._call("get project", lambda: self._projects.get(project_id))
+        return Project(
+            id=_text(getattr(found, "id", None)) or project_id,
+            name=_text(getattr(found, "name", None)),
+        )
+
     def stop(self, notebook_id: str) -> None:
         """Ask the platform to stop the notebook (it does not wait for ``Stopped``)."""
         self._call("stop notebook", lambda: self._client.stop(notebook_id))
@@ -671,6 +763,31 @@ class GradientApi:
             lines.append((number, numbered[number]))
             next_line = number + 1
         return LogPage(lines=tuple(lines), next_line=next_line, ended=ended)
+
+    def log_rows(
+        self, notebook_id: str, start_line: int = 1, *, limit: int = DEFAULT_LOG_LIMIT
+    ) -> tuple[RawLogRow, ...]:
+        """The rows of one logs request as they came: order, repeats and the end marker kept
+        (what :meth:`logs` smooths over), for recording how the platform delivers logs."""
+        rows = self._call(
+            "read notebook logs",
+            lambda: self._client.logs(notebook_id, line=start_line, limit=limit),
+        )
+        raw: list[RawLogRow] = []
+        for row in rows or ():
+            try:
+                number: int | None = int(row.line)
+            except (AttributeError, TypeError, ValueError):
+                number = None
+            timestamp = getattr(row, "timestamp", None)
+            raw.append(
+                RawLogRow(
+                    line=number,
+                    message=str(getattr(row, "message", "")),
+                    timestamp=timestamp if isinstance(timestamp, str) else None,
+                )
+            )
+        return tuple(raw)
 
     def metrics(self, notebook_id: str) -> dict[str, float]:
         """Peak GPU utilisation and GPU memory utilisation (percent) since the notebook started,

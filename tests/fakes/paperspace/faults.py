@@ -37,6 +37,7 @@ DEFAULT_ERROR_MESSAGE = (
 # No real text was recorded for these either: the fake's own words (see ``refuse_delete_while``).
 DELETE_WHILE_STOPPING_MESSAGE = "Cannot delete notebook while it is {state}"
 RATE_LIMIT_MESSAGE = "Too many requests, please slow down"
+COMMAND_TOO_LONG_MESSAGE = "command is too long"
 # What the fake allows on one log row before cutting it (the log pipeline's line cap). Real
 # pipelines cut long lines somewhere; the stricter reading is a cap near DESIGN's 1,000 characters.
 LOG_LINE_LIMIT = 1000
@@ -83,7 +84,8 @@ class Faults:
 
     - ``start_delay_s``: seconds a notebook spends in ``Pending`` (first quarter) then
       ``Provisioning`` (the rest) before it is ``Running``.
-    - ``capacity_machines``: creating a notebook on these fails with :data:`CAPACITY_MESSAGE`.
+    - ``capacity_machines``: creating a notebook on these fails with ``capacity_message``
+      (:data:`CAPACITY_MESSAGE`).
     - ``running_limit``: at most this many notebooks may be active (not ``Stopped``/``Error``);
       creating one more fails with ``running_limit_message`` (:data:`RUNNING_LIMIT_MESSAGE`, our
       own wording: set other words to play a limit worded in a way no client recognises).
@@ -105,6 +107,15 @@ class Faults:
       :data:`DELETE_WHILE_STOPPING_MESSAGE`); by default while ``Stopping``.
     - ``list_page_size``: at most this many notebooks per list answer when the request asks for
       no limit or a larger one (:data:`LIST_PAGE_SIZE`; ``None``: unpaged).
+    - ``log_page_size``: at most this many rows per logs answer, whatever ``limit`` asks
+      (``None``: as many as asked).
+    - wording: ``capacity_message`` (the refusal of a machine out of capacity),
+      ``delete_refusal_message`` (a refused delete; ``{state}`` is the state in lower case),
+      ``stop_ended_message`` (when set, a stop of a notebook that has ended is refused with it;
+      by default it answers 200), ``max_command_chars`` with ``command_refusal_message`` (a
+      create whose decoded command is longer is refused).
+    - the team: ``offered_machines`` (the machine types list; ``None``: every type the fake
+      knows) and ``unavailable_machines`` (listed with ``isAvailable: false``).
     - log delivery: every ``late_log_every``-th row reaches the logs API ``late_log_s`` seconds
       after the rows that follow it (they are served first; it keeps its line number); every
       ``duplicate_log_every``-th row is served twice; ``reverse_log_rows`` serves each answer's
@@ -129,6 +140,14 @@ class Faults:
     teardown_s: float = 0.0
     refuse_delete_while: frozenset[str] = frozenset({"Stopping"})
     list_page_size: int | None = LIST_PAGE_SIZE
+    log_page_size: int | None = None
+    capacity_message: str = CAPACITY_MESSAGE
+    delete_refusal_message: str = DELETE_WHILE_STOPPING_MESSAGE
+    stop_ended_message: str | None = None
+    max_command_chars: int | None = None
+    command_refusal_message: str = COMMAND_TOO_LONG_MESSAGE
+    offered_machines: set[str] | None = None
+    unavailable_machines: set[str] = field(default_factory=set)
     late_log_every: int | None = None
     late_log_s: float = 0.5
     duplicate_log_every: int | None = None
@@ -213,6 +232,14 @@ class Faults:
             self.teardown_s = 0.0
             self.refuse_delete_while = frozenset({"Stopping"})
             self.list_page_size = LIST_PAGE_SIZE
+            self.log_page_size = None
+            self.capacity_message = CAPACITY_MESSAGE
+            self.delete_refusal_message = DELETE_WHILE_STOPPING_MESSAGE
+            self.stop_ended_message = None
+            self.max_command_chars = None
+            self.command_refusal_message = COMMAND_TOO_LONG_MESSAGE
+            self.offered_machines = None
+            self.unavailable_machines = set()
             self.late_log_every = None
             self.late_log_s = 0.5
             self.duplicate_log_every = None

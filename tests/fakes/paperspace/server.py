@@ -19,20 +19,21 @@ import string
 import tempfile
 import threading
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from gradient_runtime_test.providers.local import namespace_prefix
 
 from . import endpoints
 from .faults import (
-    CAPACITY_MESSAGE,
     DEFAULT_ERROR_MESSAGE,
     INVALID_TOKEN_MESSAGE,
     Faults,
     machine_matches,
 )
+from .replay import apply_report, replay_report
 from .runtime import FakeNotebook, NotebookSpec, Plan, RuntimeSettings
 from .sandbox import install_fake_bin
 from .tls import make_certificate
@@ -57,6 +58,8 @@ class FakePaperspace:
       with a private ``/proc`` (default); ``False``: as a plain ``bash -c`` child. Where this
       machine cannot make namespaces (``unshare`` needs root or user namespaces), the fake falls
       back to a plain child and says so in ``pid1`` (tests that need PID 1 skip, except in CI).
+    - ``replay``: a ``grt doctor --probe`` report (a path or its parsed JSON) whose wording,
+      states and log caps the fault knobs take (see :mod:`.replay`); ``reset()`` keeps them.
 
     ``hour_s``, ``stop_grace_s``, ``base_path`` and ``notebooks_dir_placeholder`` may be changed
     while the fake runs; they apply to notebooks created afterwards. ``metric_values`` (chart name
@@ -78,10 +81,14 @@ class FakePaperspace:
         log_port: int = 0,
         metrics_port: int = 0,
         pid1: bool = True,
+        replay: Path | Mapping[str, Any] | None = None,
     ) -> None:
         self.faults = faults or Faults()
         self.pid1_prefix = namespace_prefix() if pid1 else None
         self.pid1 = self.pid1_prefix is not None
+        self.replayed = replay_report(replay) if replay is not None else None
+        if self.replayed is not None:
+            apply_report(self.faults, self.replayed)
         self.api_key = api_key
         self.host = host
         self.hour_s = hour_s
@@ -93,6 +100,8 @@ class FakePaperspace:
         self.repositories: dict[str, Path] = {}
         # Per machine type, a folder put first on the notebook's PATH (e.g. a fake nvidia-smi).
         self.machine_bins: dict[str, Path] = {}
+        # The team's projects, id -> name (None: every project id exists).
+        self.projects: dict[str, str] | None = None
         self.internal_errors: list[str] = []
         self.lock = threading.RLock()
         self.closing = threading.Event()  # set on close: stalled requests give up
@@ -165,6 +174,8 @@ class FakePaperspace:
             self.internal_errors.clear()
             self.metric_values.clear()
         self.faults.clear()
+        if self.replayed is not None:
+            apply_report(self.faults, self.replayed)
 
     def _stop_all(self, reason: str) -> None:
         notebooks = list(self._notebooks.values())
@@ -277,7 +288,7 @@ class FakePaperspace:
             if active >= faults.running_limit:
                 return faults.running_limit_message.format(limit=faults.running_limit)
         if machine_matches(faults.capacity_machines, machine_type):
-            return CAPACITY_MESSAGE
+            return faults.capacity_message
         return None
 
     def _runtime_settings(self) -> RuntimeSettings:
