@@ -71,6 +71,11 @@ RECOMPUTED = {
         "error",
         "incomplete result: passed without any test",
     ),
+    "passed without tests, reused from history": (
+        {**_cell("passed"), "reused_from": {"run_id": "1001/1", "at": "2026-01-01T00:00:00Z"}},
+        "passed",
+        "",
+    ),
     "skipped holding a failed test": (
         _cell("skipped", ("checks/a", "failed")),
         "failed",
