@@ -35,6 +35,8 @@ def test_key_behaviours_on_old_pythons(run_named: Callable[[str], HarnessRun], m
     assert run.returncode == 0, run.stderr
     env = run.payload["environment"]
     assert env["python"].startswith(minor + ".")
+    kernel = run.test("checks/python.kernel")
+    assert kernel["status"] == "passed", kernel["message"]
     assert env["kernel_python"].startswith(minor + ".")
     expected = {
         "checks/command.sh": "passed",
@@ -91,6 +93,8 @@ def test_cpu_machine_without_nvidia_smi_passes(run_named: Callable[[str], Harnes
 def test_gpu_checks_and_cuda_probe_on_3_9(run_named: Callable[[str], HarnessRun]) -> None:
     run = run_named("3.9")  # fake nvidia-smi on PATH; no torch/tensorflow/jax in the venv
     assert run.test("checks/gpu.model")["status"] == "passed"
+    kernel = run.test("checks/python.kernel")
+    assert kernel["status"] == "passed", kernel["message"]
     assert run.test("checks/cuda.sanity")["status"] == "skipped"
     assert run.payload["metrics"]["notebooks/nested/pass.ipynb"]["gpu_samples"] >= 1
 

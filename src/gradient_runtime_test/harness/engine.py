@@ -27,6 +27,9 @@ STDIN_HINT = "the notebook asked for input(), but notebooks under test cannot re
 # What ``str(SystemExit(code))`` gives for the codes that end a Python program successfully.
 CLEAN_EXITS = ("", "0", "None", "False")
 DETAIL_CHARS = 4000
+# How long a kernel may take to start: a runtime's first kernel on a cold disk (or a loaded
+# machine) can need well over nbclient's default of 60 s.
+KERNEL_START_TIMEOUT_S = 240
 
 
 @dataclasses.dataclass

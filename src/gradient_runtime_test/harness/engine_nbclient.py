@@ -14,7 +14,15 @@ import time
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
-from .engine import Failure, Job, Outcome, cell_details, cell_timeout_text, judge_cell
+from .engine import (
+    KERNEL_START_TIMEOUT_S,
+    Failure,
+    Job,
+    Outcome,
+    cell_details,
+    cell_timeout_text,
+    judge_cell,
+)
 from .kernelcode import (
     INSTALL_EXIT_CODE_HOOK,
     READ_EXIT_CODES,
@@ -65,6 +73,7 @@ class NbclientEngine:
             resources={"metadata": {"path": job.cwd}},
             shutdown_kernel="immediate",
             allow_errors=job.allow_errors,
+            startup_timeout=KERNEL_START_TIMEOUT_S,
         )
         client.timeout_func = _Limit()
         outcomes: List[Outcome] = []

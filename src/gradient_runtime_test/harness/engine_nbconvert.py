@@ -35,6 +35,7 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .engine import (
+    KERNEL_START_TIMEOUT_S,
     Failure,
     Job,
     Outcome,
@@ -120,6 +121,7 @@ def _argv(job: Job, files: _Files) -> List[str]:
         "--ExecutePreprocessor.timeout=%d"
         % (math.ceil(job.cell_timeout) if job.cell_timeout else -1),
         "--ExecutePreprocessor.shutdown_kernel=immediate",
+        "--ExecutePreprocessor.startup_timeout=%d" % KERNEL_START_TIMEOUT_S,
         "--output-dir=" + files.dir,
         "--output=executed.ipynb",
         files.source,
