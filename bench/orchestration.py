@@ -5,8 +5,12 @@
 Scale: one bench second stands for 50 real seconds. A notebook starts up in 2 s (100 s real) and
 its harness runs 3 s (150 s real) before its result bundle is complete; the harness then ends
 Jupyter after its end delay (2 s real: one log line, 0.05 s, here). `grt` polls every 0.1 s (its
-5 s on Gradient). Notebooks replay a result bundle (the fake's `replay_log`) instead of running
-the harness, except in the "orchestrator killed" scenario, which runs the real command.
+5 s on Gradient). The fake runs every command as the platform does, `/bin/sh -c` as PID 1 of its
+own PID namespace. In P2-P4 the command is the real one (bootstrap, spec through a pipe, `exec`
+of Jupyter, whose stand-in is PID 1) but the archive's entry point replays a run (`REPLAY_MAIN`:
+progress lines for 3 s, then the bundle with the real encoder and nonce, then the real
+`tree.end_tree` of the notebook) instead of checks and notebooks; the "orchestrator killed"
+scenario runs the real harness; P5 replays logs without a process (the fake's `replay_log`).
 
 - P2: wall time against the ideal: 1 runtime x 11 machines at once (ideal: the slowest cell's
   start-up + run), and 12 runtimes x 11 machines under a 10-notebook running limit with
@@ -21,30 +25,39 @@ the harness, except in the "orchestrator killed" scenario, which runs the real c
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import dataclasses
 import datetime as dt
 import functools
 import heapq
+import io
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.carried import carried_spec
 from tests.fakes.paperspace import FakeNotebook, FakePaperspace, Faults
 from tests.fakes.paperspace.transport import HttpServer
 from tests.hardening.helpers import answering, spec_of
 
 from bench.common import REPO, Series, header, load_catalogue, table
 from bench.corpus import write_corpus
+from gradient_runtime_test.command import harness_archive
 from gradient_runtime_test.harness.bundle import END, encode_lines
+from gradient_runtime_test.harness.pack import BOOTSTRAP
 from gradient_runtime_test.harness.protocol import Keep
 from gradient_runtime_test.orchestrate import Job, Orchestrator, options_for
 from gradient_runtime_test.orchestrate.jobs import make_job
@@ -84,7 +97,7 @@ def replay(notebook: FakeNotebook, run_s: float = RUN_S) -> str:
         "tests": answering(spec_of(notebook)),  # everything the spec asks for, passed
         "notebooks": {},
     }
-    bundle = encode_lines(payload, bundle_id)
+    bundle = encode_lines(payload, bundle_id, carried_spec(notebook.spec.command or "")["nonce"])
     lines = round(run_s / LINE_S)
     filler = ["[I ServerApp] Jupyter Server is running"] + [
         "grt-harness: working" for _ in range(lines - len(bundle) - 1)
@@ -131,20 +144,80 @@ def fake_api(
                     os.environ[key] = value
 
 
+REPLAY_MAIN = """\
+import os, sys, time
+from grt_harness import bundle, protocol, tree
+from grt_harness.spec import parse_spec
+argv = sys.argv[1:]
+data = b""
+while True:
+    chunk = os.read(0, 65536)
+    if not chunk:
+        break
+    data += chunk
+spec = protocol.unpack_spec(data)
+parsed = parse_spec(spec)
+skipped = {e.test_name for e in parsed.notebooks if e.skip}
+skipped |= {name + protocol.RERUN for name in skipped}
+tests = [  # everything the spec asks for (tests.hardening.helpers.answering), passed
+    {"name": name.replace(protocol.ANY, "sanity"), "duration_s": 1.0,
+     "status": "skipped" if name in skipped else "passed"}
+    for name in protocol.expected_tests(parsed).required
+]
+payload = {
+    "schema": 1, "harness_version": "replayed", "bundle_id": spec["bundle_id"],
+    "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:02:30Z",
+    "environment": {"python": "3.11.9"}, "metrics": {}, "notebooks": {}, "tests": tests,
+}
+print("[I ServerApp] Jupyter Server is running", flush=True)
+for _ in range(%(lines)d):
+    time.sleep(%(line_s)r)
+    print("grt-harness: working", flush=True)
+bundle.write_lines(bundle.encode_lines(payload, spec["bundle_id"], spec["nonce"]))
+time.sleep(%(end_s)r)
+tree.end_tree(int(argv[argv.index("--end-tree") + 1]))
+"""
+
+
+@functools.cache
+def replay_harness(run_s: float = RUN_S) -> str:
+    """The harness archive with `REPLAY_MAIN` as its entry point, as the command carries it."""
+    source = zipfile.ZipFile(io.BytesIO(harness_archive()))
+    buffer = io.BytesIO()
+    main = REPLAY_MAIN % {"lines": round(run_s / LINE_S) - 1, "line_s": LINE_S, "end_s": LINE_S}
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name in source.namelist():
+            data = main.encode() if name == "__main__.py" else source.read(name)
+            archive.writestr(name, data)
+    return base64.b85encode(zlib.compress(buffer.getvalue(), 9)).decode("ascii")
+
+
+def replaying(job: Job) -> Job:
+    """`job` with its command carrying the replaying archive instead of the harness's."""
+    shell, _, _ = job.launch.command.partition(" -c ")  # exec "$(command -v python3 ...)"
+    words = shlex.split(job.launch.command)
+    at = words.index(BOOTSTRAP)
+    words[at + 1] = replay_harness()
+    command = f"{shell} -c " + " ".join(shlex.quote(word) for word in words[at:])
+    return dataclasses.replace(job, launch=dataclasses.replace(job.launch, command=command))
+
+
 def jobs_for(runtimes: int, machines: int, run_id: str, provider: GradientProvider) -> list[Job]:
-    """Jobs exactly as `grt run` builds them, for the shipped matrices."""
+    """Jobs exactly as `grt run` builds them, for the shipped matrices, replaying a run."""
     catalogue = load_catalogue(REPO / "matrices")
     return [
         dataclasses.replace(
-            make_job(
-                Cell(runtime, machine),
-                provider=provider,
-                run_id=run_id,
-                keep=Keep.NEVER,
-                workspace=None,
-                ref=None,
-                project_id=PROJECT,
-                key=f"{runtime.slug}/{machine.name}",
+            replaying(
+                make_job(
+                    Cell(runtime, machine),
+                    provider=provider,
+                    run_id=run_id,
+                    keep=Keep.NEVER,
+                    workspace=None,
+                    ref=None,
+                    project_id=PROJECT,
+                    key=f"{runtime.slug}/{machine.name}",
+                )
             ),
             run_timeout_s=600.0,
         )
@@ -154,7 +227,9 @@ def jobs_for(runtimes: int, machines: int, run_id: str, provider: GradientProvid
 
 
 class CountingProvider(GradientProvider):
-    """The Gradient provider, counting the status requests each poll makes."""
+    """The Gradient provider, counting the status requests each poll makes: the list and get
+    calls made by `states()` itself (the SDK's metrics call, from the threads that settle
+    finished cells, also asks for a notebook, to find its metrics URL: not a status poll)."""
 
     def __init__(self, fake: FakePaperspace, settings: PaperspaceSettings) -> None:
         # as `grt run` makes it: a stopping notebook is watched at the poll interval (up to 1 s)
@@ -162,20 +237,27 @@ class CountingProvider(GradientProvider):
         self.fake = fake
         self.per_poll: list[int] = []
         self.live_per_poll: list[int] = []
+        self._polling = threading.local()
+        api = self.api
+        for name in ("list_by_tag", "get"):
+            setattr(api, name, self._counted(getattr(api, name)))
+
+    def _counted(self, call: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            if getattr(self._polling, "calls", None) is not None:
+                self._polling.calls += 1
+            return call(*args, **kwargs)
+
+        return counted
 
     def states(self, handles: Sequence[Handle]) -> dict[str, NotebookState]:
-        before = self._status_requests()
+        self._polling.calls = 0
         try:
             return super().states(handles)
         finally:
-            self.per_poll.append(self._status_requests() - before)
+            self.per_poll.append(self._polling.calls)
+            self._polling.calls = None
             self.live_per_poll.append(len(handles))
-
-    def _status_requests(self) -> int:
-        return sum(
-            r.path in ("/notebooks/getNotebook", "/notebooks/getNotebooks")
-            for r in self.fake.requests
-        )
 
 
 def _at(iso: str | None) -> dt.datetime | None:
@@ -222,7 +304,7 @@ def best_schedule(durations: Sequence[float], slots: int) -> float:
 def orchestrate(
     scratch: Path, *, runtimes: int, machines: int, max_parallel: int, running_limit: int | None
 ) -> Figures:
-    with fake_api(running_limit=running_limit, workdir=scratch / "fake") as fake:
+    with fake_api(running_limit=running_limit, replayed=False, workdir=scratch / "fake") as fake:
         settings = PaperspaceSettings(API_KEY, fake.url, fake.log_url, PROJECT)
         provider = CountingProvider(fake, settings)
         jobs = jobs_for(runtimes, machines, uuid.uuid4().hex[:10], provider)

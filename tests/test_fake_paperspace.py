@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from tests.fakes.paperspace import (
     NOT_FOUND_MESSAGE,
     FakePaperspace,
     Faults,
+    NotebookSpec,
 )
 
 pytestmark = pytest.mark.server
@@ -608,3 +610,87 @@ def test_module_runs_as_a_demo_server() -> None:
         assert process.stdout is not None
         process.stdout.close()
     assert process.returncode == 0
+
+
+# --- PID 1, as on the platform ---------------------------------------------------------------------
+
+
+def _needs_pid1(fake: FakePaperspace) -> None:
+    if not fake.pid1:
+        reason = "this machine cannot make PID namespaces (unshare needs root or user namespaces)"
+        if os.environ.get("CI"):
+            pytest.fail(reason + ": CI must test the fake's PID 1")
+        pytest.skip(reason)
+
+
+def _with_argv(argv: str) -> list[int]:
+    """Processes of this machine whose command line is `argv` (words joined by NULs)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_text().rstrip("\0") == argv:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_the_command_is_pid_1_of_its_own_namespace_under_sh(
+    fake_paperspace: FakePaperspace, notebooks_client: Any
+) -> None:
+    _needs_pid1(fake_paperspace)
+    command = "echo pid=$$; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '; echo"
+    handle = create(notebooks_client, command)
+    notebook = fake_paperspace.notebook(handle)
+    assert notebook.wait_for_state("Stopped", "Error") == "Stopped"
+    lines = log_lines(notebooks_client, handle)
+    assert lines[0] == "pid=1"
+    assert int(lines[1]) <= 4  # a private /proc: the shell, ls, grep (and cat)
+    assert lines[2].startswith("/bin/sh -c echo pid=$$")
+
+
+def test_pid_1_ignores_a_sigterm_it_has_no_handler_for(
+    fake_paperspace: FakePaperspace, notebooks_client: Any
+) -> None:
+    """The issue's reproduction: a kill -TERM 1 from inside does nothing to a shell or a `sleep`
+    that is PID 1; `docker stop`'s SIGTERM neither, so stop waits for the grace period."""
+    _needs_pid1(fake_paperspace)
+    handle = create(notebooks_client, '(sleep 0.3; kill -TERM 1) & exec sh -c "X=1 sleep 2"')
+    notebook = fake_paperspace.notebook(handle)
+    notebook.wait_for_state("Running")
+    started = time.monotonic()
+    assert notebook.wait_for_state("Stopped", "Error", timeout=10) == "Stopped"
+    assert time.monotonic() - started > 1.5  # it ran its full 2 s
+    handle = create(notebooks_client, "echo ready; exec sleep 30")
+    wait_for_log(notebooks_client, handle, "ready")
+    started = time.monotonic()
+    notebooks_client.stop(handle)
+    assert fake_paperspace.notebook(handle).wait_for_state("Stopped", timeout=10) == "Stopped"
+    assert time.monotonic() - started > 0.9  # SIGTERM ignored: SIGKILL after stop_grace_s (1 s)
+
+
+def test_everything_in_the_namespace_dies_with_pid_1(
+    fake_paperspace: FakePaperspace, notebooks_client: Any
+) -> None:
+    """Jupyter (the stand-in handles SIGTERM, as Jupyter does) ends on stop at once, and what
+    the command left in the background dies with it."""
+    _needs_pid1(fake_paperspace)
+    token = f"{os.getpid()}.{time.monotonic_ns() % 10**6}"
+    handle = create(notebooks_client, f"sleep {token} & exec jupyter lab --allow-root")
+    wait_for_log(notebooks_client, handle, "is running at")
+    assert len(_with_argv(f"sleep\0{token}")) == 1
+    started = time.monotonic()
+    notebooks_client.stop(handle)
+    assert fake_paperspace.notebook(handle).wait_for_state("Stopped", timeout=10) == "Stopped"
+    assert time.monotonic() - started < 0.9  # Jupyter's SIGTERM handler: no SIGKILL needed
+    assert _with_argv(f"sleep\0{token}") == []
+
+
+def test_the_plain_child_mode_on_request(tmp_path: Path) -> None:
+    with FakePaperspace(pid1=False, workdir=tmp_path / "fake") as fake:
+        assert not fake.pid1 and fake.pid1_prefix is None
+        notebook = fake.spawn(NotebookSpec(machine_type="C5", command="echo $$ $BASH_VERSION"))
+        assert notebook.wait_for_state("Stopped", "Error") == "Stopped"
+        pid, version = notebook.log_text().split()
+        assert int(pid) > 1 and version  # bash, as a child process

@@ -216,7 +216,7 @@ def test_bundle_frames_fit_under_the_line_cap_end_to_end(
     widest = f"{bundle.CHUNK} {bundle_id} 99999/99999 " + "A" * bundle.CHUNK_CHARS
     assert len(widest) <= LOG_LINE_LIMIT
     payload = {"noise": secrets.token_urlsafe(40_000)}  # does not compress: many chunks
-    lines = bundle.encode_lines(payload, bundle_id)
+    lines = bundle.encode_lines(payload, bundle_id, "the-cells-nonce")
     assert len(lines) > 30 and max(len(line) for line in lines) <= LOG_LINE_LIMIT
 
     fake_paperspace.faults.replay_log = "\n".join(lines)
@@ -226,7 +226,7 @@ def test_bundle_frames_fit_under_the_line_cap_end_to_end(
         FAKE_API_KEY, config_host=fake_paperspace.url, log_host=fake_paperspace.log_url
     )
     read = [text for _, text in api.logs(handle).lines]
-    assert bundle.decode(read, bundle_id) == payload
+    assert bundle.decode(read, bundle_id, "the-cells-nonce") == payload
 
 
 def test_outside_a_scope_the_sdk_sends_as_it_always_did(

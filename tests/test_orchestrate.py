@@ -124,7 +124,10 @@ class FakeProvider:
         pass
 
 
-def bundle(bundle_id: str, tests: list[dict[str, Any]]) -> list[str]:
+NONCE = "n0nce-of-every-test-cell"
+
+
+def bundle(bundle_id: str, tests: list[dict[str, Any]], nonce: str = NONCE) -> list[str]:
     payload = {
         "schema": 1,
         "bundle_id": bundle_id,
@@ -132,7 +135,7 @@ def bundle(bundle_id: str, tests: list[dict[str, Any]]) -> list[str]:
         "environment": {"gpus": ["X"]},
         "notebooks": {"a.ipynb": {"cells": []}},
     }
-    return encode_lines(payload, bundle_id)
+    return encode_lines(payload, bundle_id, nonce)
 
 
 # What the scripted payloads below answer (PASS and FAIL carry exactly these tests).
@@ -165,6 +168,7 @@ def job(
         run_timeout_s=run_timeout,
         expected_tests=answers,
         expected_failures=expected,
+        nonce=NONCE,
     )
 
 
@@ -503,7 +507,7 @@ def test_a_harness_error_stands_in_for_everything_but_passes_nothing() -> None:
     ids=["a list", "tests a string", "duration a string", "environment a list"],
 )
 def test_a_shapeless_payload_is_an_error_not_a_crash(payload: Any) -> None:
-    scripts = {"A": Script(timeline=[(NotebookState.RUNNING, encode_lines(payload, "ba"))])}
+    scripts = {"A": Script(timeline=[(NotebookState.RUNNING, encode_lines(payload, "ba", NONCE))])}
     orchestrator, _, _ = make(scripts)
     (a,) = orchestrator.run([job("A", answers=expected_tests(SPEC))])
     if isinstance(payload, dict) and "environment" in payload:

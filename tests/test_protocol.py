@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,12 @@ from gradient_runtime_test.harness.protocol import (
     Spec,
     field_names,
 )
-from gradient_runtime_test.harness.spec import decode_spec_arg, parse_spec
+from gradient_runtime_test.harness.spec import parse_spec
 from gradient_runtime_test.matrix.model import Machine, Runtime
 from gradient_runtime_test.orchestrate.jobs import make_job
 from gradient_runtime_test.plan import Cell
 from gradient_runtime_test.providers.local import LocalProvider
+from tests.carried import carried_spec
 
 SCHEMA = Path(__file__).resolve().parents[1] / "matrices" / "schema" / "runtime.schema.json"
 
@@ -91,11 +91,11 @@ def test_every_field_arrives_from_make_job_to_the_harness_parser(tmp_path: Path)
         ref=None,
         project_id=None,
     )
-    words = shlex.split(job.launch.command.split(" --spec ", 1)[1])
-    parsed = parse_spec(decode_spec_arg(words[0]))
+    parsed = parse_spec(carried_spec(job.launch.command))
 
     expected: dict[str, Any] = {
         "bundle_id": job.bundle_id,
+        "nonce": job.nonce,
         "runtime": RUNTIME.name,
         "machine": protocol.Machine(
             name="A6000x2", accelerator=Accelerator.GPU, count=2, model="A6000", memory_gb=48
@@ -104,6 +104,7 @@ def test_every_field_arrives_from_make_job_to_the_harness_parser(tmp_path: Path)
         "checks": CHECKS,
         "notebooks": NOTEBOOKS,
         "keep": Keep.FAILED,
+        "end_delay_s": provider.end_delay_s,
         "caps": Caps(),
         "gpu_sample_interval_s": 1.0,
         "parallel": 3,

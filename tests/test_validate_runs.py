@@ -3,15 +3,25 @@ within the platform's cap, and a local workspace folder that exists."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import shlex
 from pathlib import Path
 
 import pytest
 
 from gradient_runtime_test.cli import main
-from gradient_runtime_test.command import MAX_COMMAND_CHARS, notebook_command, notebook_spec
-from gradient_runtime_test.commands.validate import FIXED_CHARS_BOUND, command_size
+from gradient_runtime_test.command import (
+    HARNESS_CHARS_BOUND,
+    MAX_COMMAND_CHARS,
+    command_size,
+    harness_payload,
+    notebook_command,
+    notebook_spec,
+)
 from gradient_runtime_test.harness.protocol import Keep
 from gradient_runtime_test.matrix.load import load_catalogue
+from gradient_runtime_test.providers import naming
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,21 +51,31 @@ def test_command_size_is_the_length_of_the_command_a_run_creates() -> None:
     for runtime in catalogue.runtimes:
         for name in runtime.machines:
             machine = catalogue.machines[name]
-            spec = notebook_spec(runtime, machine, bundle_id="0123456789ab", keep=Keep.FAILED)
+            # as a run on Gradient makes it: a random cell id and nonce, Gradient's workspace
+            spec = notebook_spec(
+                runtime,
+                machine,
+                bundle_id=naming.new_cell_id(),
+                keep=Keep.FAILED,
+                nonce=secrets.token_urlsafe(24),
+            )
             command = notebook_command(spec, runtime.command)
-            assert command_size(runtime, machine) == len(command), (runtime.name, name)
+            size = command_size(runtime, machine)
+            # the spec travels compressed: random ids change its size by a few characters
+            assert abs(size - len(command)) <= 32, (runtime.name, name)
             # the quick bound validation starts with is a bound
             bound = command_size(runtime, machine, exact=False)
-            assert len(command) < bound < len(command) + FIXED_CHARS_BOUND
+            assert size < bound == size - len(shlex.quote(harness_payload())) + HARNESS_CHARS_BOUND
 
 
 def test_a_runtime_whose_command_is_over_the_cap_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # the spec travels compressed: names that do not repeat (a hash each) make it long
     entries = [
-        f"  - {{path: chapter_{i:03d}/a_rather_long_notebook_name_{i:03d}.ipynb,"
+        f"  - {{path: chapter_{i:04d}/{hashlib.sha1(str(i).encode()).hexdigest()}.ipynb,"
         f" parameters: {{learning_rate: 0.001, epochs: {i}}}}}\n"
-        for i in range(400)
+        for i in range(1000)
     ]
     root = matrices(
         tmp_path,
@@ -69,7 +89,14 @@ def test_a_runtime_whose_command_is_over_the_cap_is_refused(
     )
     size = int(line.split("would be ")[1].split(" ")[0].replace(",", ""))
     assert size > MAX_COMMAND_CHARS
-    assert f"characters on A4000 (valid: at most {MAX_COMMAND_CHARS:,}); split the runtime" in line
+    machine = line.split("characters on ")[1].split(" ")[0]
+    assert (
+        f"characters on {machine} (valid: at most {MAX_COMMAND_CHARS:,}); split the runtime" in line
+    )
+    # the machine named is the one with the longest command, and the size is its command's
+    catalogue = load_catalogue(root)
+    sizes = {m: command_size(catalogue.runtimes[0], catalogue.machines[m]) for m in ("C5", "A4000")}
+    assert sizes[machine] == size == max(sizes.values())
     assert "`grt run --harness-from URL`" in line
     assert summary == "1 problem found."
     # the same runtime with a few notebooks is fine

@@ -420,8 +420,8 @@ def merge(results: Sequence[RunResult]) -> list[RunResult]:
 def verified(run: RunResult) -> RunResult:
     """`run` as read from a results file, each cell's status borne out by its tests: a cell
     marked passed (or unavailable, skipped, cancelled) that holds a failed test is failed, one
-    holding an errored test an error; a passed cell without tests, or a cell that never
-    finished, is an error. Failed and error cells stay as they are: a status only gets worse."""
+    holding an errored test an error; a passed cell without tests (unless it is reused: see
+    `Reuse`), or a cell that never finished, is an error. Failed and error cells stay as they are: a status only gets worse."""
     return dataclasses.replace(run, cells=tuple(_verified(cell) for cell in run.cells))
 
 
@@ -440,7 +440,8 @@ def _verified(cell: CellResult) -> CellResult:
             did = "failed" if bad == TestStatus.FAILED else "errored"
             reason = f"results file says {said}, but test {test.name[:200]} {did}"
             return dataclasses.replace(cell, status=status, reason=reason)
-    if said == CellStatus.PASSED and not cell.tests:
+    if said == CellStatus.PASSED and not cell.tests and cell.reused_from is None:
+        # a reused cell holds no test: a recorded pass of the same inputs stands for them
         return dataclasses.replace(
             cell, status=CellStatus.ERROR, reason="incomplete result: passed without any test"
         )

@@ -60,6 +60,7 @@ class RunSettings:
     retry_after_max_s: float = 60.0  # the longest Retry-After honoured
     api_outage_s: float = 120.0  # the platform API silent this long: the run gives up
     env: Mapping[str, str] = dataclasses.field(repr=False, default_factory=dict)
+    harness_from: str | None = None  # a URL the notebooks download the harness archive from
     max_cost_usd: float | None = None  # --max-cost
     expected_s: float = 1800.0  # --expected-duration: what a cell is expected to bill
     history: Path | None = None  # --history DIR
@@ -134,11 +135,26 @@ class RunSettings:
             retry_after_max_s=retry_after_max_s,
             api_outage_s=outage_s,
             env=env,
+            harness_from=_harness_from(getattr(args, "harness_from", None)),
             max_cost_usd=money(args.max_cost, "--max-cost"),
             expected_s=parse_duration(args.expected_duration, flag="--expected-duration"),
             history=args.history,
             reuse_max_age_s=reuse_s,
         )
+
+
+_HARNESS_URL = re.compile(r"^https?://[^\s'\"`$;|&<>\\#]+$")
+
+
+def _harness_from(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not _HARNESS_URL.match(url):
+        raise UsageError(
+            f"--harness-from: {url!r} is not valid (valid: an https:// URL of the file"
+            " `grt harness` writes, without spaces, '#' or shell characters)"
+        )
+    return url
 
 
 def matrices_dir(arg: Path | None, env: Mapping[str, str]) -> Path:

@@ -130,6 +130,8 @@ def test_ci_action_job_runs_plans_and_reports(sandbox: Sandbox) -> None:
         run
     )
     assert outputs["results"] == "grt-results/results.json"
+    # local provider: the notebooks ran in a step without secrets, the grt step published
+    assert run.step("action", "run", "local") == "success"
     plan = run.outputs("action", "plan")
     assert json.loads(plan["matrix"]) == {
         "include": [
@@ -404,9 +406,14 @@ BROKEN = {
         "",
         ("run", "1"),
     ),
-    "the runtime dropped from grt's arguments": (
-        '            args=(run "${args[@]}" --runtime "$GRT_RUNTIME" --provider "$INPUT_PROVIDER"\n',
-        '            args=(run "${args[@]}" --provider "$INPUT_PROVIDER"\n',
+    "the runtime dropped from the local step's grt arguments": (
+        '        args=(run --matrices "$GRT_MATRICES_DIR" --runtime "$GRT_RUNTIME" --provider local\n',
+        '        args=(run --matrices "$GRT_MATRICES_DIR" --provider local\n',
+        ("run", "local"),
+    ),
+    "the local step's results not published": (
+        '              args=(report --results "$INPUT_OUT/results.json" --out "$INPUT_OUT" --fail-on "$INPUT_FAIL_ON"\n',
+        '              args=(report --results "$INPUT_OUT/missing.json" --out "$INPUT_OUT" --fail-on "$INPUT_FAIL_ON"\n',
         ("run", "grt"),
     ),
     "an output read from a misspelled step output": (

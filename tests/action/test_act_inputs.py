@@ -262,6 +262,10 @@ def test_plan_for_a_change_outside_runtimes_is_empty(dispatch: ActRun) -> None:
 
 def test_run_with_a_machine_list(dispatch: ActRun) -> None:
     assert dispatch.step("cases", "run-machines") == "success", dispatch
+    # the local provider: the notebooks ran in a step of their own (without secrets), and the
+    # grt step after it published their results
+    assert dispatch.step("cases", "run-machines", "local") == "success"
+    assert dispatch.step("cases", "run-machines", "grt") == "success"
     outputs = dispatch.outputs("cases", "run-machines")
     assert (outputs["conclusion"], outputs["passed"], outputs["comment-url"]) == ("passed", "1", "")
     assert (
@@ -478,11 +482,16 @@ def test_pull_request_target_from_a_fork_is_refused_unless_allowed(tmp_path: Pat
         "refused": {**common, "workspace-ref": HEAD},
         "allowed": {**common, "workspace-ref": HEAD, "allow-fork-code": "true"},
         "own-ref": common,  # the matrix's own ref is not the fork's code
+        # the local provider would run the fork's code on this runner, beside the job's secrets
+        "refused-local": {**common, "workspace-ref": HEAD, "provider": "local"},
     }
     run = run_cases(box, "pull_request_target", payload, cases)
     assert run.step("cases", "refused", "prep") == "failure"
     assert any("refusing to test a fork" in e for e in errors(run, "refused"))
     assert run.step("cases", "refused", "grt") is None
+    assert run.step("cases", "refused-local", "prep") == "failure"
+    assert any("refusing to test a fork" in e for e in errors(run, "refused-local"))
+    assert run.step("cases", "refused-local", "local") is None
     for case in ("allowed", "own-ref"):
         assert run.step("cases", case, "prep") == "success", run
         assert run.step("cases", case, "grt") == "failure"  # the closed port: nothing created

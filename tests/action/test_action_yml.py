@@ -64,9 +64,10 @@ def test_every_input_reaches_a_script_through_env_and_every_env_var_is_used() ->
         for var, value in (step.get("env") or {}).items():
             for expr in expressions_in(str(value)):
                 referenced.update(re.findall(r"\binputs\.([\w-]+)", expr))
-            # an env var that the script never reads is a forwarding bug waiting to happen
+            # an env var that the script never reads is a forwarding bug waiting to happen (one
+            # set to "" blanks what the job may hold: the local step's secrets)
             read = re.search(rf'\${{?{var}\b|environ\["{var}"\]', step["run"])
-            assert read or var.startswith("UV_"), (
+            assert read or var.startswith("UV_") or value == "", (
                 f"step {step['id']}: env {var} is not used by its script"
             )
     assert referenced == set(INPUTS), f"inputs never forwarded: {set(INPUTS) - referenced}"
@@ -95,6 +96,31 @@ def test_secrets_go_to_grt_as_its_environment_variables() -> None:
     # the key is masked before the first command that could print it
     prep = SCRIPTS["prep"]["run"]
     assert prep.index("::add-mask::") < prep.index("grt plan")
+
+
+def test_the_local_step_runs_notebooks_without_any_secret_and_grt_publishes_after_it() -> None:
+    """With the local provider, notebook code runs on the runner: the step that runs it reads no
+    secret (and blanks those a job sets); the grt step after it publishes with `grt report`."""
+    order = [s.get("id") for s in STEPS]
+    assert order.index("history") < order.index("local") < order.index("grt")
+    local = SCRIPTS["local"]
+    assert "inputs.provider == 'local'" in local["if"] and "inputs.mode == 'run'" in local["if"]
+    env = {k: str(v) for k, v in local["env"].items()}
+    secret_inputs = {"api-key", "github-token"}
+    assert not secret_inputs & {i for v in env.values() for i in re.findall(r"inputs\.([\w-]+)", v)}
+    assert not any("secrets." in v or "github.token" in v for v in env.values())
+    assert {k: env[k] for k in ("GITHUB_TOKEN", "GH_TOKEN", "PAPERSPACE_API_KEY")} == dict.fromkeys(
+        ("GITHUB_TOKEN", "GH_TOKEN", "PAPERSPACE_API_KEY"), ""
+    )
+    script = local["run"]
+    assert "unset GITHUB_TOKEN GH_TOKEN PAPERSPACE_API_KEY" in script
+    assert "--provider local" in script and "--fail-on never" in script
+    # the history it reads is a copy: the grt step records this run's results, once
+    assert '--history "$GRT_HISTORY_COPY"' in script
+    grt = SCRIPTS["grt"]["run"]
+    local_branch = grt[grt.index('if [ "$INPUT_PROVIDER" = local ]') : grt.index("args=(run ")]
+    assert 'report --results "$INPUT_OUT/results.json"' in local_branch
+    assert "history[@]" in local_branch and "publish[@]" in local_branch
 
 
 def test_doctor_mode_runs_grt_doctor_with_what_it_checks() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.carried import carried_program
 from tests.conftest_paperspace import FAKE_API_KEY
 from tests.e2e.gradient_helpers import PROJECT, run_args, run_grt, start_grt
 from tests.e2e.workspace import WORKSPACE_URL, make_matrices, make_workspace
@@ -89,7 +90,12 @@ def test_run_two_machines_end_to_end(fake: FakePaperspace, tmp_path: Path) -> No
     assert body["shutdownTimeout"] == 6
     assert body["name"].startswith("grt: E2E Runtime on ")
     command = base64.b64decode(body["command"]).decode()
-    assert "--end-pid $$" in command and "exec sh -c" in command
+    # the command execs the bootstrap, which execs Jupyter itself (PID 1 must handle SIGTERM)
+    assert command.startswith("exec ") and carried_program(command)[:3] == [
+        "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK=1",
+        "jupyter",
+    ]
     # every notebook was stopped and deleted
     assert fake.notebooks and all(nb.deleted for nb in fake.notebooks.values())
     # one list request per poll: status is never asked notebook by notebook

@@ -114,7 +114,9 @@ def _launch(cell_id: str, command: str) -> Launch:
 
 @pytest.mark.parametrize("kind", ["missing", "corrupt", "truncated"])
 def test_missing_or_broken_bundle_is_an_error(tmp_path: Path, kind: str) -> None:
-    lines = encode_lines({"schema": 1, "tests": [{"name": "checks/x", "status": "passed"}]}, "b1")
+    lines = encode_lines(
+        {"schema": 1, "tests": [{"name": "checks/x", "status": "passed"}]}, "b1", "nonce1"
+    )
     if kind == "corrupt":
         lines[1] = lines[1][:-4] + ("AAAA" if not lines[1].endswith("AAAA") else "BBBB")
     elif kind == "truncated":
@@ -129,6 +131,7 @@ def test_missing_or_broken_bundle_is_an_error(tmp_path: Path, kind: str) -> None
         bundle_id="b1",
         run_timeout_s=60,
         expected_tests=ExpectedTests(required=("checks/x",)),
+        nonce="nonce1",
     )
     try:
         (outcome,) = Orchestrator(provider, Options(poll_interval_s=0.05, log_interval_s=0.0)).run(
@@ -140,22 +143,36 @@ def test_missing_or_broken_bundle_is_an_error(tmp_path: Path, kind: str) -> None
     assert "done" in outcome.result.log_tail
 
 
-def test_local_stop_ends_the_whole_process_tree(tmp_path: Path) -> None:
-    provider = LocalProvider(base_env=dict(os.environ), scratch_root=tmp_path)
-    marker = tmp_path / "child.pid"
-    handle = provider.create(_launch("c2", f"sleep 300 & echo $! > {marker}; exec sleep 300"))
-    try:
-        for _ in range(100):
-            if marker.exists() and marker.read_text().strip():
-                break
-            import time
+@pytest.mark.parametrize("namespace", [True, None], ids=["namespace", "plain"])
+def test_local_stop_ends_the_whole_process_tree(tmp_path: Path, namespace: bool | None) -> None:
+    import time
+    import uuid
 
+    provider = LocalProvider(base_env=dict(os.environ), scratch_root=tmp_path, namespace=namespace)
+    token = f"{uuid.uuid4().int % 10**6}.{os.getpid()}"  # `sleep <token>`: found by its argv
+    handle = provider.create(_launch("c2", f"sleep 300 & sleep {token} & exec sleep 300"))
+    try:
+        deadline = time.monotonic() + 10
+        while not _with_argv(f"sleep\0{token}") and time.monotonic() < deadline:
             time.sleep(0.05)
-        child = int(marker.read_text())
+        (child,) = _with_argv(f"sleep\0{token}")
         provider.stop(handle)
     finally:
         provider.close()
     assert _ends_within(child, 10.0), f"process {child} outlived stop()"
+
+
+def _with_argv(argv: str) -> list[int]:
+    """Processes of this machine whose command line is `argv` (NUL-separated)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_text().rstrip("\0") == argv:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
 
 
 def _ends_within(pid: int, seconds: float) -> bool:
@@ -172,3 +189,22 @@ def _ends_within(pid: int, seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_without_a_namespace_secrets_in_the_environment_refuse_the_run(tmp_path: Path) -> None:
+    from gradient_runtime_test.errors import UsageError
+    from gradient_runtime_test.providers.local import namespace_prefix
+
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "unshare").write_text("#!/bin/sh\nexit 1\n")
+    (stubs / "unshare").chmod(0o755)
+    path = f"{stubs}{os.pathsep}{os.environ['PATH']}"
+    assert namespace_prefix(path) is None
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "PAPERSPACE_API_KEY"):
+        with pytest.raises(UsageError, match=f"{name} is set") as info:
+            LocalProvider(base_env={"PATH": path, name: "s3cret"}, scratch_root=tmp_path)
+        assert "s3cret" not in info.value.message
+    assert list(tmp_path.iterdir()) == [stubs]  # refused before anything was made
+    provider = LocalProvider(base_env={"PATH": path, "GH_TOKEN": ""}, scratch_root=tmp_path)
+    provider.close()  # no secret (an empty one is none): it runs, without a namespace

@@ -7,8 +7,8 @@
   environment, name, tags, logs), the fake GitHub's log, comments and check runs, every file
   under ``tmp_path`` (output folders, ``GITHUB_OUTPUT``, the step summary, notebooks' folders),
   everything written to the process's stdout/stderr, and the output of every in-process
-  ``grt`` run through ``canaries.grt``. Secrets are looked for as text, URL-quoted, JSON-escaped
-  and base64-encoded.
+  ``grt`` run through ``canaries.grt``. Secrets are looked for as text, reversed, URL-quoted,
+  JSON-escaped and base64-encoded.
 - ``ps``: the fake Paperspace API serving the hardening workspace (``helpers.WORKSPACE_URL``).
 - ``gh``: the fake GitHub API, the canary token an installation token, pull request ``PR``.
 - ``actions_env``: a simulated GitHub Actions pull-request job for ``gh``.
@@ -26,12 +26,13 @@ from pathlib import Path
 
 import pytest
 
+from gradient_runtime_test.harness.pack import BOOTSTRAP
+from tests.carried import carried_spec
 from tests.fakes.github import FakeGitHub
 from tests.fakes.paperspace import FakePaperspace
 from tests.github.helpers import HEAD, PR
 from tests.hardening.helpers import (
     REPO,
-    SPEC_ARG,
     WORKSPACE_URL,
     Result,
     grt,
@@ -43,7 +44,7 @@ from tests.hardening.helpers import (
 def _needles(secret: str) -> list[str]:
     """The forms a leaked secret could take in a text."""
     raw = secret.encode()
-    forms = {secret, urllib.parse.quote(secret, safe=""), json.dumps(secret)[1:-1]}
+    forms = {secret, secret[::-1], urllib.parse.quote(secret, safe=""), json.dumps(secret)[1:-1]}
     for shift in range(3):  # base64 of the secret at each alignment, edge characters dropped
         encoded = base64.b64encode(b"\0" * shift + raw).decode()
         start = (shift * 4 + 2) // 3 + 1
@@ -103,10 +104,10 @@ class Canaries:
                 look(f"notebook {nb.handle} command", spec.command or "")
                 look(f"notebook {nb.handle} executed command", nb.executed_command or "")
                 look(f"notebook {nb.handle} log", nb.log_text())
-                for encoded in SPEC_ARG.findall(spec.command or ""):
+                if spec.command and BOOTSTRAP in spec.command:
                     look(
                         f"notebook {nb.handle} harness spec",
-                        base64.b64decode(encoded).decode(errors="replace"),
+                        json.dumps(carried_spec(spec.command), ensure_ascii=False),
                     )
         for hub in self.github:
             for sent in hub.requests():  # its `token` is the Authorization header

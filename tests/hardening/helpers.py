@@ -3,7 +3,6 @@ run, and result bundles for the fake Paperspace API to replay instead of running
 
 from __future__ import annotations
 
-import base64
 import collections
 import contextlib
 import dataclasses
@@ -22,6 +21,7 @@ from gradient_runtime_test.cli import main
 from gradient_runtime_test.harness.bundle import encode_lines
 from gradient_runtime_test.harness.protocol import ANY, RERUN, expected_tests
 from gradient_runtime_test.harness.spec import parse_spec
+from tests.carried import carried_spec
 from tests.fakes.github import FakeGitHub
 from tests.fakes.paperspace import FakeNotebook, FakePaperspace, Faults
 from tests.fakes.paperspace.faults import Rule
@@ -32,7 +32,6 @@ PROJECT = "prj0hard"
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
 # `grt: <runtime> on <machine> [<bundle id>]`: how providers/naming.py names every notebook.
 NOTEBOOK_NAME = re.compile(r"^grt: (?P<runtime>.*) on (?P<machine>\S+) \[(?P<bundle>[0-9a-f]+)\]$")
-SPEC_ARG = re.compile(r"--spec '?([A-Za-z0-9+/=]+)'?")
 
 MACHINES = """\
 machines:
@@ -167,11 +166,8 @@ def make_workspace(root: Path, files: Mapping[str, str]) -> Path:
 
 
 def spec_of(notebook: FakeNotebook) -> dict[str, Any]:
-    """The harness spec carried by a notebook's command (`--spec <base64 JSON>`)."""
-    match = SPEC_ARG.search(notebook.spec.command or "")
-    assert match, "no --spec in the notebook command"
-    spec: dict[str, Any] = json.loads(base64.b64decode(match.group(1)))
-    return spec
+    """The harness spec carried by a notebook's command (tests/carried.py)."""
+    return carried_spec(notebook.spec.command or "")
 
 
 def bundle_id_of(notebook: FakeNotebook) -> str:
@@ -240,7 +236,7 @@ def replay(
         spec = spec_of(nb)
         bundle_id = bundle_id_of(nb)
         assert spec["bundle_id"] == bundle_id
-        lines = encode_lines(payload(bundle_id, spec, failing=failing), bundle_id)
+        lines = encode_lines(payload(bundle_id, spec, failing=failing), bundle_id, spec["nonce"])
         if mangle is not None:
             lines = mangle(lines)
         return "\n".join([*before, *lines, *after]) + "\n"

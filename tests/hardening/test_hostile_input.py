@@ -10,6 +10,7 @@ project and, for the GitHub flags, a pull request's Actions environment.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,9 @@ from tests.fakes.github import FakeGitHub
 from tests.fakes.paperspace import FakePaperspace
 from tests.hardening.conftest import Canaries
 from tests.hardening.helpers import MACHINES, asked, gradient_env, write_matrices
+
+# 70,400 hex digits: the spec travels compressed, and these do not compress below ~35 kB
+INCOMPRESSIBLE = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(2200))
 
 pytestmark = pytest.mark.server
 
@@ -371,10 +375,10 @@ MATRIX_CASES = [
         ("notebooks[0].parameters.x;import os: 'x;import os' is not a Python identifier",),
         rt(notebooks="[{path: hello.ipynb, parameters: {'x;import os': 1}}]"),
     ),
-    Case(
+    Case(  # the command carries the spec compressed: a value that does not compress
         "parameter-too-big-for-a-command",
         ("ERROR: runtime 'Hostile': the notebook command would be", "(valid: at most 60,000;"),
-        rt(notebooks="[{path: hello.ipynb, parameters: {blob: '" + "y" * 70_000 + "'}}]"),
+        rt(notebooks="[{path: hello.ipynb, parameters: {blob: '" + INCOMPRESSIBLE + "'}}]"),
     ),
 ]
 

@@ -25,9 +25,9 @@ def _replaying(edit: Edit) -> Callable[[FakeNotebook], str]:
     """A `Faults.replay_log`: a healthy harness's result for the notebook's spec, edited."""
 
     def log(nb: FakeNotebook) -> str:
-        bundle_id = bundle_id_of(nb)
-        data = edit(payload(bundle_id, spec_of(nb)))
-        return "\n".join(["[I ServerApp] Jupyter", *encode_lines(data, bundle_id)]) + "\n"
+        bundle_id, spec = bundle_id_of(nb), spec_of(nb)
+        lines = encode_lines(edit(payload(bundle_id, spec)), bundle_id, spec["nonce"])
+        return "\n".join(["[I ServerApp] Jupyter", *lines]) + "\n"
 
     return log
 

@@ -131,7 +131,8 @@ def test_dry_run_then_kept_notebooks_then_sweep(
 
 
 def test_the_canaries_find_a_secret_in_every_form(tmp_path: Path) -> None:
-    """The detector itself: plain, URL-quoted, JSON-escaped and base64 at any alignment."""
+    """The detector itself: plain, reversed, URL-quoted, JSON-escaped and base64 at any
+    alignment."""
     found = Canaries(
         api_key="psk-canary-0123456789abcdef", token="ghs_canary0123", tmp_path=tmp_path
     )
@@ -141,10 +142,12 @@ def test_the_canaries_find_a_secret_in_every_form(tmp_path: Path) -> None:
         (tmp_path / f"b64-{shift}.txt").write_text(f"spec={blob}")
     found.texts.append(("stderr of grt run", f"::add-mask::{found.api_key}"))
     found.texts.append(("a comment", json.dumps({"t": found.token})))
+    found.texts.append(("a notebook's output", f"reversed past masking: {found.token[::-1]}"))
     assert found.leaks() == [
         "API key in b64-0.txt",
         "API key in b64-1.txt",
         "API key in b64-2.txt",
         "API key in stderr of grt run",
         "GitHub token in a comment",
+        "GitHub token in a notebook's output",
     ]

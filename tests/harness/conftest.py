@@ -196,10 +196,8 @@ class Runs:
             [
                 sys.executable,
                 str(self.pyz),
-                "--end-pid",
+                "--end-tree",
                 str(self._sleeper("main")),
-                "--end-delay",
-                "0",
             ],
             make_spec(
                 self.workspace,
@@ -231,7 +229,7 @@ class Runs:
                 else path_with(venv / "bin", self.tools, base=system_path)
             )
             self.runs[minor] = HarnessRun(
-                [python, str(self.pyz), "--end-pid", str(self._sleeper(minor)), "--end-delay", "0"],
+                [python, str(self.pyz), "--end-tree", str(self._sleeper(minor))],
                 make_spec(
                     self.workspace,
                     machine=make_spec(self.workspace)["machine"] if cpu else A4000,

@@ -21,6 +21,7 @@ from gradient_runtime_test.harness.schedule import Scheduler
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE_ID = "c0ffee12"
+NONCE = "harness-test-nonce"  # the cell's secret in every test spec
 
 
 def write_script(path: Path, body: str) -> Path:
@@ -111,6 +112,7 @@ def make_spec(workspace: Path, **overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "schema": 1,
         "bundle_id": BUNDLE_ID,
+        "nonce": NONCE,
         "runtime": "Test runtime",
         "machine": {
             "name": "C5",
@@ -129,6 +131,7 @@ def make_spec(workspace: Path, **overrides: Any) -> dict[str, Any]:
         },
         "notebooks": [],
         "keep": "never",
+        "end_delay_s": 0,
         "caps": {"output_chars": 2000, "notebook_chars": 100000, "bundle_chars": 4000000},
         "gpu_sample_interval_s": 0.2,
     }
@@ -183,7 +186,7 @@ class HarnessRun:
 
     @property
     def payload(self) -> dict[str, Any]:
-        return decode(self.stdout, BUNDLE_ID)
+        return decode(self.stdout, BUNDLE_ID, NONCE)
 
     def test(self, name: str) -> dict[str, Any]:
         for test in self.payload["tests"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gradient_runtime_test.harness.bundle import encoded_chars
+from gradient_runtime_test.harness.bundle import encode_payload
 from gradient_runtime_test.harness.capping import cap_notebook, cap_text, fit_bundle
 
 
@@ -122,7 +122,7 @@ def payload(notebook_sizes: dict[str, int]) -> dict[str, Any]:
 def test_fit_bundle_drops_outputs_of_the_largest_notebook_first() -> None:
     p = payload({"big.ipynb": 60_000, "small.ipynb": 2_000})
     fit_bundle(p, 20_000)
-    assert encoded_chars(p) <= 20_000
+    assert len(encode_payload(p)[0]) <= 20_000
     big = p["notebooks"]["big.ipynb"]["cells"][0]
     assert big["outputs"] == [
         {

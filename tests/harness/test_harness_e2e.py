@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.harness.conftest import Runs
-from tests.harness.helpers import REPO, HarnessRun
+from tests.harness.helpers import NONCE, REPO, HarnessRun
 
 # the harness runs are shared: with pytest-xdist, ``--dist loadgroup`` keeps them on one worker
 pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("grt-harness-runs")]
@@ -31,8 +31,9 @@ def test_prints_a_bundle_and_exits_zero_despite_failures(main_run: HarnessRun) -
 
 def test_bundle_lines_are_short(main_run: HarnessRun) -> None:
     lines = [line for line in main_run.stdout.splitlines() if "GRT-BUNDLE" in line]
-    assert lines[0].startswith("GRT-BUNDLE-BEGIN v1 c0ffee12 ")
-    assert lines[-1] == "GRT-BUNDLE-END c0ffee12"
+    assert lines[0].startswith("GRT-BUNDLE-BEGIN v2 c0ffee12 ")
+    assert lines[-1].startswith("GRT-BUNDLE-END c0ffee12 mac=")
+    assert NONCE not in main_run.stdout + main_run.stderr  # the nonce keys the MAC, unprinted
     assert max(len(line) for line in lines) <= 1000
     # the 22 MB printout was capped long before the bundle
     assert len(main_run.stdout) < 300_000
@@ -237,7 +238,7 @@ def test_rerun_in_the_same_kernel(main_run: HarnessRun) -> None:
     assert "rerun.ipynb[rerun]" in main_run.payload["notebooks"]
 
 
-def test_end_pid_ended_when_keep_is_never(harness_runs: Runs, main_run: HarnessRun) -> None:
+def test_end_tree_ended_when_keep_is_never(harness_runs: Runs, main_run: HarnessRun) -> None:
     assert harness_runs.sleepers["main"].wait(timeout=10) == -15
 
 
@@ -250,4 +251,4 @@ def test_module_entry_point() -> None:
         check=False,
     )
     assert result.returncode == 0
-    assert "--end-pid" in result.stdout
+    assert "--end-tree" in result.stdout and "--spec-fd" in result.stdout

@@ -11,12 +11,20 @@ from typing import Any
 
 import pytest
 
-from gradient_runtime_test.harness.__main__ import main
+from gradient_runtime_test.harness import __main__ as harness_main
+from gradient_runtime_test.harness.__main__ import Effects
 from gradient_runtime_test.harness.bundle import BundleMissing, decode
 from gradient_runtime_test.harness.model import Recorder
-from gradient_runtime_test.harness.protocol import Keep, Result, Spec, Status, encode_spec_arg
-from gradient_runtime_test.harness.run import end_process, recorded_env, should_end
-from tests.harness.helpers import BUNDLE_ID, make_spec
+from gradient_runtime_test.harness.protocol import Keep, Result, Spec, Status
+from gradient_runtime_test.harness.run import end_notebook, recorded_env, should_end
+from tests.harness.helpers import BUNDLE_ID, NONCE, make_spec
+
+# In process: neither lock down the test runner nor kill its children.
+INERT = Effects(lock_down=dict, end_leftovers=int)
+
+
+def main(argv: list[str], **kw: Any) -> int:
+    return harness_main.main(argv, effects=INERT, **kw)
 
 
 def passing(spec: Spec, env: Any, recorder: Recorder, engine_name: str) -> None:
@@ -46,11 +54,13 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def spec_args(tmp_path: Path, **overrides: Any) -> list[str]:
-    return ["--spec", encode_spec_arg(make_spec(tmp_path, **overrides))]
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(make_spec(tmp_path, **overrides)))
+    return ["--spec-file", str(path)]
 
 
 def bundle(capfd: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    return decode(capfd.readouterr().out, BUNDLE_ID)
+    return decode(capfd.readouterr().out, BUNDLE_ID, NONCE)
 
 
 def test_passing_run(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -81,7 +91,7 @@ def test_invalid_spec_without_bundle_id(tmp_path: Path, capfd: pytest.CaptureFix
     assert main(spec_args(tmp_path, bundle_id=None), runner=passing) == 2
     captured = capfd.readouterr()
     with pytest.raises(BundleMissing):
-        decode(captured.out, BUNDLE_ID)
+        decode(captured.out, BUNDLE_ID, NONCE)
     assert "no usable bundle_id" in captured.err
 
 
@@ -113,14 +123,14 @@ KEEP_CASES = {
 
 
 @pytest.mark.parametrize("case", KEEP_CASES.values(), ids=KEEP_CASES.keys())
-def test_end_pid_follows_the_keep_policy(
+def test_end_tree_follows_the_keep_policy(
     tmp_path: Path,
     capfd: pytest.CaptureFixture[str],
     sleeper: subprocess.Popen[bytes],
     case: tuple[str, Any, bool],
 ) -> None:
     keep, runner, ended = case
-    argv = [*spec_args(tmp_path, keep=keep), "--end-pid", str(sleeper.pid), "--end-delay", "0"]
+    argv = [*spec_args(tmp_path, keep=keep), "--end-tree", str(sleeper.pid)]
     assert main(argv, runner=runner) == 0
     bundle(capfd)  # printed before anything is ended
     if ended:
@@ -136,14 +146,10 @@ def test_should_end() -> None:
     assert not should_end(Keep.FAILED, failed=True)
 
 
-def test_end_process_survives_a_vanished_pid() -> None:
+def test_end_notebook_survives_a_vanished_pid() -> None:
     logged: list[str] = []
-
-    def kill(pid: int, sig: int) -> None:
-        raise ProcessLookupError("no such process")
-
-    assert not end_process(123, Keep.NEVER, False, delay_s=0, log=logged.append, kill=kill)
-    assert logged == ["could not end process 123: no such process"]
+    assert not end_notebook(2**22 + 7, Keep.NEVER, False, delay_s=0, log=logged.append)
+    assert logged[-1] == f"could not end process {2**22 + 7}: no such process"
 
 
 def test_recorded_env_leaves_secrets_out() -> None:

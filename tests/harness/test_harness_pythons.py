@@ -10,11 +10,16 @@ import base64
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from gradient_runtime_test.command import notebook_command, notebook_spec
+from gradient_runtime_test.harness.bundle import decode
 from gradient_runtime_test.harness.pack import build_pyz
-from tests.harness.conftest import Runs
+from gradient_runtime_test.harness.protocol import Accelerator, Checks, Keep
+from gradient_runtime_test.matrix.model import Machine, Runtime
+from tests.harness.conftest import Runs, ensure_pyenv_venv
 from tests.harness.helpers import REPO, HarnessRun
 
 HARNESS_SRC = REPO / "src" / "gradient_runtime_test" / "harness"
@@ -95,14 +100,14 @@ def test_gpu_checks_and_cuda_probe_on_3_9(run_named: Callable[[str], HarnessRun]
 
 
 @pytest.mark.kernel
-def test_end_pid_kept_when_keep_is_always(harness_runs: Runs) -> None:
+def test_end_tree_kept_when_keep_is_always(harness_runs: Runs) -> None:
     harness_runs.get("3.8")
     assert harness_runs.sleepers["3.8"].poll() is None
-    assert "keeping process" in harness_runs.get("3.8").stderr
+    assert "keeping the notebook running" in harness_runs.get("3.8").stderr
 
 
 @pytest.mark.kernel
-def test_end_pid_kept_when_keep_is_failed_and_a_test_failed(harness_runs: Runs) -> None:
+def test_end_tree_kept_when_keep_is_failed_and_a_test_failed(harness_runs: Runs) -> None:
     harness_runs.get("3.9")
     assert harness_runs.sleepers["3.9"].poll() is None
 
@@ -188,11 +193,59 @@ def test_zipapp_is_small_and_reproducible() -> None:
     data = build_pyz()
     assert data == build_pyz()
     # with docstrings; what travels inside the notebook command is minified and compressed as
-    # one stream (tests/test_command.py holds that size)
-    assert len(base64.b64encode(data)) < 80_000
+    # one stream (tests/test_command.py holds that size). 82,304 with the handover and tree
+    # ending (lockdown.py, tree.py) and issue 14's verdict policies.
+    assert len(base64.b64encode(data)) < 86_000
 
 
 def test_harness_imports_nothing_from_the_rest_of_the_package() -> None:
     for path in HARNESS_SRC.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "gradient_runtime_test" not in text, path.name
+
+
+@pytest.mark.kernel
+def test_the_whole_notebook_command_on_python_3_8(tmp_path: Path) -> None:
+    """The command as Gradient gets it, run by `/bin/sh -c` with Python 3.8 first on PATH: the
+    one-line bootstrap, the spec through the pipe, the `exec` of the Jupyter command, the harness
+    ending that process when done (no namespace here: it ends only its own tree)."""
+    venv = ensure_pyenv_venv("3.8")
+    runtime = Runtime(
+        name="Py38",
+        slug="py38",
+        container="img",
+        workspace=None,
+        workspace_ref=None,
+        machines=("C5",),
+        notebooks=(),
+        checks=Checks(commands=("sh",), min_free_disk_gb=0),
+    )
+    machine = Machine(name="C5", accelerator=Accelerator.CPU)
+    spec = notebook_spec(
+        runtime,
+        machine,
+        bundle_id="py38cmd",
+        keep=Keep.NEVER,
+        nonce="n38",
+        end_delay_s=0,
+        workspace=str(tmp_path),
+    )
+    stand_in = 'python3 -c "import signal,sys;signal.signal(signal.SIGTERM,lambda*a:sys.exit(0));signal.pause()"'
+    command = notebook_command(spec, f"A=1 {stand_in}")
+    env = {"PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run(
+        ["/bin/sh", "-c", command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]  # the stand-in ended by the harness's SIGTERM
+    payload = decode(proc.stdout, "py38cmd", "n38")
+    assert payload["environment"]["python"].startswith("3.8.")
+    tests = {t["name"]: t["status"] for t in payload["tests"]}
+    assert tests["checks/command.sh"] == "passed" and tests["checks/python.kernel"] == "passed"
+    assert payload["environment"]["lockdown"]["non_dumpable"] is True
+    assert "ending the notebook: process" in proc.stderr

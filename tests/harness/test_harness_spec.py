@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from gradient_runtime_test.harness import protocol
 from gradient_runtime_test.harness import spec as spec_module
-from gradient_runtime_test.harness.protocol import Accelerator, Keep, encode_spec_arg
-from gradient_runtime_test.harness.spec import SpecError, decode_spec_arg, parse_spec
+from gradient_runtime_test.harness.protocol import Accelerator, Keep, pack_spec, unpack_spec
+from gradient_runtime_test.harness.spec import SpecError, parse_spec
 
 PROTOCOL_EXAMPLE: dict[str, Any] = {
     "schema": 1,
@@ -65,13 +66,27 @@ def test_protocol_example_parses() -> None:
     assert spec.caps.bundle_chars == 4000000
 
 
-def test_base64_round_trip() -> None:
-    assert decode_spec_arg(encode_spec_arg(PROTOCOL_EXAMPLE)) == PROTOCOL_EXAMPLE
+def test_packed_round_trip() -> None:
+    packed = pack_spec(PROTOCOL_EXAMPLE)
+    assert unpack_spec(packed.encode()) == PROTOCOL_EXAMPLE
+    assert len(packed) < len(json.dumps(PROTOCOL_EXAMPLE))  # compressed
 
 
-def test_not_base64() -> None:
-    with pytest.raises(SpecError, match="not base64"):
-        decode_spec_arg("!!!")
+@pytest.mark.parametrize(
+    "text", [b"!!!", b"", b"aGVsbG8="], ids=["not-base64", "empty", "not-zlib"]
+)
+def test_not_a_packed_spec(text: bytes) -> None:
+    with pytest.raises(ValueError):
+        unpack_spec(text)
+
+
+def test_a_bad_nonce_is_refused_without_being_echoed() -> None:
+    secret = "has spaces and a $ sign so it is invalid"
+    with pytest.raises(SpecError) as info:
+        parse_spec({"schema": 1, "bundle_id": "abc", "nonce": secret})
+    assert "spec.nonce: invalid value (not shown" in str(info.value)
+    assert secret not in str(info.value)
+    assert parse_spec({"schema": 1, "bundle_id": "abc", "nonce": "Ab_-9"}).nonce == "Ab_-9"
 
 
 def test_minimal_spec_gets_defaults() -> None:

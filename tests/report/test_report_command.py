@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 
 from gradient_runtime_test.cli import main
-from gradient_runtime_test.report.outputs import MAX_RESULTS_BYTES, MAX_RESULTS_DEPTH, Output
+from gradient_runtime_test.report.outputs import (
+    MAX_RESULTS_BYTES,
+    MAX_RESULTS_CONTAINERS,
+    MAX_RESULTS_DEPTH,
+    Output,
+)
 from gradient_runtime_test.results import CellResult, CellStatus, TestResult, TestStatus
 from tests.report.builders import failing_cell, run
 
@@ -65,6 +70,11 @@ RECOMPUTED = {
         _cell("passed"),
         "error",
         "incomplete result: passed without any test",
+    ),
+    "passed without tests, reused from history": (
+        {**_cell("passed"), "reused_from": {"run_id": "1001/1", "at": "2026-01-01T00:00:00Z"}},
+        "passed",
+        "",
     ),
     "skipped holding a failed test": (
         _cell("skipped", ("checks/a", "failed")),
@@ -150,6 +160,16 @@ def test_deeply_nested_json_is_refused_without_a_recursion_error(
         assert err.endswith(f"(JSON nested deeper than {MAX_RESULTS_DEPTH} levels)\n"), err
     at_the_cap = '{"schema": 1, "runtime": "R", "cells": [], "x": ' + "[" * 63 + "]" * 63 + "}"
     assert _report(tmp_path, at_the_cap, capsys)[0] == 0
+
+
+def test_a_file_of_too_many_arrays_is_refused_before_it_is_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Empty arrays cost ~60 bytes each once parsed: counted first (the bundle codec's cap)."""
+    bomb = '{"schema": 1, "runtime": "R", "cells": [], "x": [' + "[]," * MAX_RESULTS_CONTAINERS
+    code, _, err = _report(tmp_path, bomb + "[]]}", capsys)
+    assert code == 2, err
+    assert err.endswith(f"(JSON more than {MAX_RESULTS_CONTAINERS} arrays and objects)\n"), err
 
 
 def test_an_oversized_file_or_a_device_is_refused(

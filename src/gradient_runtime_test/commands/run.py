@@ -25,7 +25,7 @@ from ..orchestrate import Job, Leftover, Orchestrator, Outcome, options_for
 from ..orchestrate.jobs import make_job
 from ..plan import Cell, plan
 from ..providers import naming
-from ..providers.base import Provider
+from ..providers.base import Launch, Provider
 from ..report.outputs import Output
 from ..report.progress import make_progress
 from ..results import CellResult, CellStatus, RunResult, exit_code
@@ -60,7 +60,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("grt-results"), metavar="DIR")
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the create requests; create nothing"
+        "--dry-run",
+        action="store_true",
+        help="print the create requests and the size of their commands; create nothing",
+    )
+    parser.add_argument(
+        "--harness-from",
+        metavar="URL",
+        help="notebooks download the harness from URL (the file `grt harness` writes) and check"
+        " its sha256, instead of carrying it in their command",
     )
     ledger.add_cost_arguments(parser)
     ledger.add_history_argument(parser)
@@ -160,6 +168,7 @@ def _prepare(settings: RunSettings) -> _Prepared:
             ref=ref,
             project_id=settings.paperspace.project_id,
             cluster_id=settings.cluster_id,
+            harness_from=settings.harness_from,
             price_per_hour=ledger.price(cell.machine, settings.provider),
             expected_s=settings.expected_s,
         )
@@ -200,13 +209,33 @@ def _open_ledger(
 
 
 def _print_requests(prepared: _Prepared, out: TextIO) -> None:
-    """`--dry-run`: the create requests, the API key redacted."""
+    """`--dry-run`: the create requests, the API key redacted, and each command's size (the SDK
+    sends it base64-encoded)."""
     api_key = prepared.settings.paperspace.api_key
     headers = {"X-API-Key": "***" if api_key else "(PAPERSPACE_API_KEY is not set)"}
     requests = [job.launch.request() for job in prepared.jobs]
-    document = {"provider": prepared.provider.name, "headers": headers, "creates": requests}
+    sizes = {
+        job.machine: {"chars": len(job.launch.command), "base64_chars": _b64_len(job.launch)}
+        for job in prepared.jobs
+    }
+    document = {
+        "provider": prepared.provider.name,
+        "headers": headers,
+        "creates": requests,
+        "command_sizes": sizes,
+    }
     print(json.dumps(document, indent=2), file=out)
+    for machine, size in sizes.items():
+        print(
+            f"{machine}: notebook command {size['chars']:,} characters"
+            f" ({size['base64_chars']:,} base64-encoded, as sent)",
+            file=sys.stderr,
+        )
     prepared.provider.close()
+
+
+def _b64_len(launch: Launch) -> int:
+    return (len(launch.command.encode("utf-8")) + 2) // 3 * 4
 
 
 class _Publisher:

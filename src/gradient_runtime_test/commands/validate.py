@@ -7,18 +7,14 @@ command within the platform's cap on every machine, and a local workspace folder
 from __future__ import annotations
 
 import argparse
-import functools
-import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from ..command import MAX_COMMAND_CHARS, notebook_command, notebook_spec
+from ..command import MAX_COMMAND_CHARS, command_size
 from ..errors import MatrixError
-from ..harness.protocol import Keep, Spec, encode_spec_arg, to_json
 from ..matrix.load import load_catalogue, runtime_problem
-from ..matrix.model import Catalogue, Machine, Runtime
-from ..providers.naming import CELL_ID_CHARS
+from ..matrix.model import Catalogue, Runtime
 from ..settings import matrices_dir
 from ..sources.workspace import is_url, local_folder
 from .arguments import add_matrices
@@ -60,8 +56,9 @@ def _run_problems(catalogue: Catalogue) -> Iterator[str]:
             (command_size(runtime, catalogue.machines[name], exact=False), name)
             for name in runtime.machines
         )
-        if size > MAX_COMMAND_CHARS:
+        if size > MAX_COMMAND_CHARS:  # the bound is over: the exact size decides
             size = command_size(runtime, catalogue.machines[machine])
+        if size > MAX_COMMAND_CHARS:
             yield _problem(
                 catalogue.root,
                 runtime,
@@ -75,28 +72,3 @@ def _run_problems(catalogue: Catalogue) -> Iterator[str]:
 
 def _problem(root: Path, runtime: Runtime, field: str, message: str) -> str:
     return runtime_problem(root, runtime.slug, (field,), message)
-
-
-def command_size(runtime: Runtime, machine: Machine, *, exact: bool = True) -> int:
-    """The length of the notebook command a run of `runtime` on `machine` creates on Gradient:
-    the spec and the Jupyter command added to what every command carries (`_fixed_size`).
-    With `exact=False`, an upper bound that needs no harness archive (validation stays fast):
-    `FIXED_CHARS_BOUND` stands for the fixed part."""
-    spec = notebook_spec(runtime, machine, bundle_id=_BUNDLE_ID, keep=Keep.FAILED)
-    jupyter = len(shlex.quote(runtime.command)) - len(shlex.quote(""))
-    fixed = _fixed_size() if exact else FIXED_CHARS_BOUND
-    return fixed + len(encode_spec_arg(to_json(spec))) + jupyter
-
-
-_BUNDLE_ID = "x" * CELL_ID_CHARS
-# More than the harness and the shell around it take in any command (tests hold it).
-FIXED_CHARS_BOUND = 50_000
-
-
-@functools.cache
-def _fixed_size() -> int:
-    """What a notebook command holds besides its spec and Jupyter command (the harness, the
-    shell around it), measured once on `command.notebook_command`: the spec travels as one base64
-    word, which shell quoting leaves as it is, and the Jupyter command is quoted last."""
-    empty = Spec(bundle_id=_BUNDLE_ID)
-    return len(notebook_command(empty, "")) - len(encode_spec_arg(to_json(empty)))

@@ -17,7 +17,7 @@ import dataclasses
 import json
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple
 
-from .bundle import encoded_chars
+from .bundle import fits
 
 BRAND = "gradient-runtime-test"
 
@@ -190,8 +190,9 @@ def _cut(payload: Dict[str, Any], key: str, what: str) -> None:
 
 
 def fit_bundle(payload: Dict[str, Any], bundle_chars: int) -> None:
-    """Shrink ``payload`` in place until it encodes to at most ``bundle_chars`` characters."""
-    if encoded_chars(payload) <= bundle_chars:
+    """Shrink ``payload`` in place until it encodes to at most ``bundle_chars`` characters and
+    stays within the caps every reader applies (``bundle.fits``)."""
+    if fits(payload, bundle_chars):
         return
     notes = payload.setdefault("notes", [])
     notebooks = payload.get("notebooks", {})
@@ -199,12 +200,12 @@ def fit_bundle(payload: Dict[str, Any], bundle_chars: int) -> None:
     for key in by_size:
         _strip_outputs(notebooks[key], bundle_chars)
         _cut(payload, key, "all outputs dropped to fit bundle_chars=%d" % bundle_chars)
-        if encoded_chars(payload) <= bundle_chars:
+        if fits(payload, bundle_chars):
             return
     for key in by_size:
         del notebooks[key]
         _cut(payload, key, "executed copy dropped to fit bundle_chars=%d" % bundle_chars)
-        if encoded_chars(payload) <= bundle_chars:
+        if fits(payload, bundle_chars):
             return
     for limit in (4000, 1000, 200):
         for test in payload.get("tests", []):
@@ -212,6 +213,6 @@ def fit_bundle(payload: Dict[str, Any], bundle_chars: int) -> None:
                 if len(test.get(field, "")) > limit:
                     test[field] = cap_text(test[field], limit)
         notes.append("test details shortened to %d characters to fit bundle_chars" % limit)
-        if encoded_chars(payload) <= bundle_chars:
+        if fits(payload, bundle_chars):
             return
     notes.append("payload still over bundle_chars=%d after all cuts" % bundle_chars)

@@ -14,12 +14,14 @@ import dataclasses
 import enum
 import json
 import re
+import zlib
 from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 SCHEMA = 1  # of the spec and of the payload
 
 # What a spec's values may look like (the matrices check the same).
 BUNDLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NONCE = re.compile(r"^[A-Za-z0-9_-]{0,128}$")  # the secret that authenticates the bundle
 MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 COMMAND = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -123,13 +125,15 @@ class Caps:
 class Spec:
     """Everything the harness is told about one cell."""
 
-    bundle_id: str  # unique per cell; frames the bundle
+    bundle_id: str  # unique per cell; frames the bundle (public: it also names the notebook)
+    nonce: str = ""  # secret per cell: keys the bundle's MAC (bundle.frame_mac); never printed
     runtime: str = ""
     machine: Machine = Machine()
     workspace: str = "/notebooks"  # notebook paths are relative to it
     checks: Checks = Checks()
     notebooks: Tuple[NotebookEntry, ...] = ()
     keep: Keep = Keep.NEVER
+    end_delay_s: float = 2.0  # after the bundle, before ending the notebook: the log ships
     caps: Caps = Caps()
     gpu_sample_interval_s: float = 1.0
     parallel: int = 1  # notebooks run at once (0: one per usable CPU), at most MAX_PARALLEL
@@ -147,10 +151,21 @@ def to_json(spec: Spec) -> Dict[str, Any]:
     return data
 
 
-def encode_spec_arg(data: Mapping[str, Any]) -> str:
-    """``--spec``'s value: base64 of the UTF-8 JSON of ``data`` (e.g. ``to_json(spec)``)."""
+def pack_spec(data: Mapping[str, Any]) -> str:
+    """The spec as the notebook command hands it over (docs/harness-protocol.md, "Delivery"):
+    base64 of zlib-compressed UTF-8 JSON. The bootstrap passes it, unread, through a pipe to the
+    harness's ``--spec-fd``: never as an argument, which anyone may read in the process list."""
     raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    return base64.b64encode(raw).decode("ascii")
+    return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+
+
+def unpack_spec(text: bytes) -> Any:
+    """The JSON value of ``pack_spec``'s text (``ValueError`` when it is not one)."""
+    try:
+        raw = zlib.decompress(base64.b64decode(text.strip(), validate=True))
+        return json.loads(raw.decode("utf-8"))
+    except (zlib.error, UnicodeError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 # --- results ---------------------------------------------------------------------------------

@@ -1,17 +1,15 @@
-"""One harness run: the engine, environment facts, checks, notebooks, the payload, and the keep
-policy."""
+"""One harness run: the engine, environment facts, checks, notebooks, the payload, and ending the
+notebook as the keep policy says."""
 
 from __future__ import annotations
 
 import datetime
-import os
 import platform
 import re
-import signal
 import socket
 import sys
 import time
-from typing import Any, Callable, Dict, Mapping
+from typing import Any, Callable, Dict, Mapping, Tuple
 
 from . import HARNESS_VERSION
 from .checks import finish_checks, start_checks
@@ -23,6 +21,7 @@ from .model import Recorder
 from .notebooks import finish_notebooks, start_notebooks
 from .protocol import Accelerator, Keep, Spec, keeps, payload
 from .schedule import Scheduler, effective_parallel, kernels_ahead
+from .tree import end_tree
 
 # Environment variables worth recording (never values of anything that looks like a secret).
 _RECORDED_ENV = (
@@ -126,25 +125,26 @@ def should_end(keep: Keep, failed: bool) -> bool:
     return not keeps(keep, failed)
 
 
-def end_process(
-    pid: int,
+def end_notebook(
+    root: int,
     keep: Keep,
     failed: bool,
     *,
     delay_s: float,
     log: Callable[[str], None] = stderr_log,
-    kill: Callable[[int, int], None] = os.kill,
+    ending: Callable[[int], Tuple[int, int]] = end_tree,
     sleep: Callable[[float], None] = time.sleep,
 ) -> bool:
-    """SIGTERM ``pid`` unless ``keep`` says otherwise; True if the signal was sent."""
+    """End the notebook command's process tree from ``root`` (its Jupyter) unless ``keep`` says
+    otherwise; True if anything was signalled."""
     if not should_end(keep, failed):
-        log("keeping process %d running (keep=%s)" % (pid, keep.value))
+        log("keeping the notebook running (keep=%s)" % keep.value)
         return False
     sleep(delay_s)  # give the log pipeline a moment to ship the bundle before the container ends
-    try:
-        kill(pid, signal.SIGTERM)
-    except OSError as exc:
-        log("could not end process %d: %s" % (pid, exc))
-        return False
-    log("ended process %d (keep=%s)" % (pid, keep.value))
-    return True
+    log("ending the notebook: process %d and everything below it (keep=%s)" % (root, keep.value))
+    sent, killed = ending(root)
+    if not sent:
+        log("could not end process %d: no such process" % root)
+    elif killed:
+        log("killed %d process(es) that outlived SIGTERM" % killed)
+    return sent > 0

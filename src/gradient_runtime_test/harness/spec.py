@@ -10,9 +10,7 @@ version that wrote the spec.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -23,6 +21,7 @@ from .protocol import (
     KERNEL,
     MAX_PARALLEL,
     MODULE,
+    NONCE,
     SCHEMA,
     Accelerator,
     Caps,
@@ -43,15 +42,6 @@ class SpecError(Exception):
         super().__init__("invalid spec: " + "; ".join(problems))
         self.problems = problems
         self.bundle_id = bundle_id
-
-
-def decode_spec_arg(b64: str) -> Any:
-    """The JSON value carried by ``--spec`` (base64 of UTF-8 JSON; ``protocol.encode_spec_arg``)."""
-    try:
-        raw = base64.b64decode(b64.encode("ascii"), validate=True)
-        return json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeError) as exc:
-        raise SpecError(["--spec is not base64 of UTF-8 JSON: %s" % exc]) from None
 
 
 def parse_spec(data: Any) -> Spec:
@@ -222,6 +212,13 @@ def _notebooks(problems: List[str], value: Any, where: str, default: Any) -> Any
     return tuple(entries)
 
 
+def _secret(problems: List[str], value: Any, where: str, default: Any) -> Any:
+    if isinstance(value, str) and NONCE.match(value):
+        return value
+    problems.append("%s: invalid value (not shown: it is a secret)" % where)  # never echoed
+    return default
+
+
 def _skip(problems: List[str], value: Any, where: str, default: Any) -> Any:
     if value is True:
         return "skipped by the matrix"
@@ -246,12 +243,14 @@ _NOT_EMPTY = re.compile(r"(?s).")
 _RULES: Dict[Any, Dict[str, Rule]] = {
     Spec: {
         "bundle_id": _string(BUNDLE_ID),
+        "nonce": _secret,
         "runtime": _string(),
         "machine": _machine,
         "workspace": _string(),
         "checks": _record(Checks),
         "notebooks": _notebooks,
         "keep": _choice(Keep),
+        "end_delay_s": _number(positive=False),
         "caps": _record(Caps),
         "gpu_sample_interval_s": _number(positive=True),
         "parallel": _whole(0, MAX_PARALLEL, " (0: one per CPU)"),

@@ -23,6 +23,7 @@ class Job:
     run_timeout_s: float  # from Running to a complete bundle
     expected_tests: ExpectedTests  # what the harness's result must answer (from the spec)
     expected_failures: tuple[tuple[str, str], ...] = ()
+    nonce: str = ""  # the cell's secret: authenticates its bundle (made by jobs.make_job)
     price_per_hour: float | None = None  # USD; None: unknown (counted as 0 against a budget)
     expected_s: float = 0.0  # how long the cell is expected to bill, for the cost estimate
 

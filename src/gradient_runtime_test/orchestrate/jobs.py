@@ -3,6 +3,8 @@ the unique name and the tags. Pure: the one place a cell becomes a `Job`."""
 
 from __future__ import annotations
 
+import secrets
+
 from ..command import notebook_command, notebook_spec
 from ..harness.protocol import Keep, expected_tests
 from ..plan import Cell
@@ -26,19 +28,27 @@ def make_job(
     project_id: str | None,
     cluster_id: str | None = None,
     key: str | None = None,
+    harness_from: str | None = None,
     price_per_hour: float | None = None,
     expected_s: float = 0.0,
 ) -> Job:
     """The job for `cell`. `key` names the cell in the orchestrator (default: the machine, unique
-    within one runtime's run). `price_per_hour` (USD, None: unknown) and `expected_s` price the
-    cell for the budget."""
+    within one runtime's run); `harness_from`: a URL the notebook downloads the harness from.
+    `price_per_hour` (USD, None: unknown) and `expected_s` price the cell for the budget."""
     runtime, machine = cell.runtime, cell.machine
     bundle_id = naming.new_cell_id()
+    nonce = secrets.token_urlsafe(24)  # the cell's secret: only the harness and we know it
     spec = notebook_spec(
-        runtime, machine, bundle_id=bundle_id, keep=keep, workspace=provider.workspace_dir()
+        runtime,
+        machine,
+        bundle_id=bundle_id,
+        keep=keep,
+        nonce=nonce,
+        workspace=provider.workspace_dir(),
+        end_delay_s=provider.end_delay_s,
     )
     command = notebook_command(
-        spec, provider.jupyter_command(runtime.command), end_delay_s=provider.end_delay_s
+        spec, provider.jupyter_command(runtime.command), harness_from=harness_from
     )
     tags = naming.tags(
         run_id=run_id, cell_id=bundle_id, runtime_slug=runtime.slug, machine=machine.name
@@ -62,6 +72,7 @@ def make_job(
         machine=key or machine.name,
         launch=launch,
         bundle_id=bundle_id,
+        nonce=nonce,
         run_timeout_s=notebooks_s + CHECKS_MARGIN_S,
         expected_tests=expected_tests(spec),
         expected_failures=tuple((f.machine, f.test) for f in runtime.expected_failures),

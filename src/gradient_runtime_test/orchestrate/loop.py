@@ -390,7 +390,10 @@ class Orchestrator:
         if not _bundle_ended(cell.log, cell.job.bundle_id):
             return False
         try:
-            payload = bundle_codec.decode(cell.log, cell.job.bundle_id)
+            payload = bundle_codec.decode(cell.log, cell.job.bundle_id, cell.job.nonce)
+        except bundle_codec.BundleForged as exc:
+            self._finish(cell, CellStatus.ERROR, str(exc))  # "result frame forged or repeated: …"
+            return True
         except bundle_codec.BundleTruncated as exc:
             if not self._read_again(cell, now):
                 self._finish(cell, CellStatus.ERROR, f"result bundle unusable: {exc}")

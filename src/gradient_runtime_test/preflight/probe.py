@@ -65,15 +65,11 @@ class Cancelled(Exception):
 
 
 def our_command_size(runtime: Runtime, machine: Machine) -> int:
-    """Characters of a real cell's notebook command for `runtime` on `machine`."""
-    from ..command import MAX_COMMAND_CHARS, notebook_command, notebook_spec
-    from ..harness.protocol import Keep
+    """Characters of a real cell's notebook command for `runtime` on `machine` (at most grt's own
+    cap: a run refuses a longer one before asking the platform)."""
+    from ..command import MAX_COMMAND_CHARS, command_size
 
-    spec = notebook_spec(runtime, machine, bundle_id="0" * naming.CELL_ID_CHARS, keep=Keep.FAILED)
-    try:
-        return len(notebook_command(spec, runtime.command))
-    except UsageError:  # over grt's own cap: a run refuses it before asking the platform
-        return MAX_COMMAND_CHARS
+    return min(command_size(runtime, machine), MAX_COMMAND_CHARS)
 
 
 def probe(

@@ -3,11 +3,18 @@
 A scratch folder stands in for `/notebooks` (the workspace is copied or cloned into it), Jupyter is
 replaced by a stand-in that blocks until the harness ends it, and the command's output is the
 notebook's log. The embedded default: a user can reproduce a cell without any cloud.
+
+Notebook code runs here, beside `grt` and whatever started it. So the command runs as PID 1 of a
+PID and mount namespace of its own with a private `/proc` (`unshare`, as root; otherwise in an
+unprivileged user namespace where the kernel allows one), as on the platform: no ancestor's
+environment is visible from inside. Where neither is possible, a run is refused while a secret
+(`SECRET_VARIABLES`) is in `grt`'s environment (docs/reliability.md, "Trust model").
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -21,9 +28,58 @@ from typing import Any
 from ..errors import ProviderError, UsageError
 from .base import Handle, Launch, NotebookState
 
-# Blocks like Jupyter until the harness sends SIGTERM to it.
-JUPYTER_STAND_IN = "exec sleep 2147483647"
+# Blocks like Jupyter until SIGTERM ends it (the harness's, or stop()'s); as PID 1 of a namespace
+# it must handle SIGTERM itself (the kernel ignores signals PID 1 has no handler for).
+JUPYTER_STAND_IN = (
+    'python3 -c "import signal,sys;signal.signal(signal.SIGTERM,lambda*a:sys.exit(0));'
+    'signal.pause()"'
+)
 _PASS_ENV = ("LANG", "LC_ALL", "TERM", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+# What notebook code must never be able to read: a run without a namespace refuses to start
+# while one of them is set.
+SECRET_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN", "PAPERSPACE_API_KEY")
+UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
+USER_NAMESPACE = ("--user", "--map-root-user")
+# PID 1 of the namespace takes the command from its environment, not its arguments (the unshare
+# process outside keeps its arguments while the notebook runs), and drops it before `exec`.
+_FROM_ENV = ("sh", "-c", 'c=$GRT_NOTEBOOK_COMMAND; unset GRT_NOTEBOOK_COMMAND; eval "$c"')
+
+
+@functools.cache
+def namespace_prefix(path: str | None = None) -> tuple[str, ...] | None:
+    """How this machine can start a command in its own PID and mount namespace with a private
+    /proc, with `unshare` found on `path` (default: this process's PATH): as root, or in a user
+    namespace; None when neither works. Found out once per `path`."""
+    is_root = os.geteuid() == 0
+    candidates = (
+        [UNSHARE, (*UNSHARE, *USER_NAMESPACE)] if is_root else [(*UNSHARE, *USER_NAMESPACE)]
+    )
+    for prefix in candidates:
+        if _succeeds([*prefix, "true"], path):
+            return prefix
+    return None
+
+
+def _succeeds(argv: Sequence[str], path: str | None) -> bool:
+    env = {"PATH": path if path is not None else os.environ.get("PATH", os.defpath)}
+    try:
+        result = subprocess.run(list(argv), capture_output=True, timeout=10, check=False, env=env)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0
+
+
+def refuse_secrets(env: Mapping[str, str]) -> None:
+    """Without a namespace, notebook code could read `grt`'s environment: no secret may be in it."""
+    present = [name for name in SECRET_VARIABLES if env.get(name)]
+    if present:
+        raise UsageError(
+            f"--provider local: {', '.join(present)} is set, and this machine cannot run"
+            " notebooks in a PID namespace of their own (unshare: needs root or unprivileged user"
+            " namespaces), so notebook code could read it (valid: run `grt run --provider local`"
+            " without these variables, then publish with `grt report --results DIR --comment`"
+            " in a later step that has the token)"
+        )
 
 
 class LocalProvider:
@@ -38,12 +94,17 @@ class LocalProvider:
         scratch_root: Path | None = None,
         python_bin: Path | None = None,
         matrices_root: Path | None = None,
+        namespace: tuple[str, ...] | bool | None = True,
     ) -> None:
-        self._root = Path(tempfile.mkdtemp(prefix="grt-local-", dir=scratch_root))
+        """`namespace`: True finds out (`namespace_prefix`); None or False runs without one."""
         # The orchestrator's own environment has nbclient and ipykernel: its bin folder comes first,
         # so the notebook's `python3` and `jupyter` are those (override with python_bin).
         bin_dir = (python_bin or Path(sys.executable)).parent
         path = f"{bin_dir}{os.pathsep}{base_env.get('PATH', os.defpath)}"
+        self._namespace = namespace_prefix(path) if namespace is True else namespace or None
+        if self._namespace is None:
+            refuse_secrets(base_env)
+        self._root = Path(tempfile.mkdtemp(prefix="grt-local-", dir=scratch_root))
         self._env = {"PATH": path, **{k: base_env[k] for k in _PASS_ENV if k in base_env}}
         self._matrices_root = matrices_root
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -62,10 +123,14 @@ class LocalProvider:
         tmp.mkdir(parents=True)
         self._place_workspace(launch.workspace, launch.workspace_ref, notebooks)
         env = {**self._env, "HOME": str(home), "TMPDIR": str(tmp), **launch.environment}
+        argv = ["sh", "-c", launch.command]
+        if self._namespace is not None:
+            argv = [*self._namespace, *_FROM_ENV]
+            env["GRT_NOTEBOOK_COMMAND"] = launch.command
         log = (home / "notebook.log").open("wb")
         try:
             proc = subprocess.Popen(
-                ["bash", "-c", launch.command],
+                argv,
                 cwd=notebooks,
                 env=env,
                 stdin=subprocess.DEVNULL,

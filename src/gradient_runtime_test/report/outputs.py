@@ -14,14 +14,24 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import UsageError
-from ..harness.bundle import without_frames
+from ..harness.bundle import (
+    MAX_JSON_CONTAINERS,
+    MAX_JSON_DEPTH,
+    MAX_PAYLOAD_BYTES,
+    LimitExceeded,
+    loads_bounded,
+    without_frames,
+)
 from ..results import RunResult
 
 _SAFE_PART = re.compile(r"^[^\x00-\x1f/\\]+$")
 FILE_MODE = 0o644  # like a file `open()` makes under the usual umask; mkstemp's is 0600
-# Caps on a results.json that `grt report` reads (fan-out results are artifacts: untrusted).
-MAX_RESULTS_BYTES = 64 * 1024 * 1024
-MAX_RESULTS_DEPTH = 64  # grt writes at most ~8 levels (cells, environment, metrics)
+# Caps on a results.json that `grt report` reads (fan-out results are artifacts: untrusted),
+# applied by the bundle codec's `loads_bounded`: its depth, and its density of arrays and objects
+# per byte over a file 8 times the size of a result bundle.
+MAX_RESULTS_BYTES = 8 * MAX_PAYLOAD_BYTES  # 64 MiB
+MAX_RESULTS_DEPTH = MAX_JSON_DEPTH  # 64; grt writes at most ~8 levels (cells, environment, metrics)
+MAX_RESULTS_CONTAINERS = 8 * MAX_JSON_CONTAINERS
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -114,8 +124,9 @@ def safe_relative(path: str) -> PurePosixPath | None:
 
 def load_results(path: Path) -> list[RunResult]:
     """Read a results.json written by `Output.results` (either shape). ValueError saying why when
-    it is not one: not a regular file, over `MAX_RESULTS_BYTES` or `MAX_RESULTS_DEPTH`, not
-    UTF-8 JSON, or a value of the wrong kind (named by where it is)."""
+    it is not one: not a regular file, over `MAX_RESULTS_BYTES`, `MAX_RESULTS_DEPTH` or
+    `MAX_RESULTS_CONTAINERS`, not UTF-8 JSON, or a value of the wrong kind (named by where it
+    is)."""
     if not path.is_file():
         raise ValueError("not a regular file" if path.exists() else "no such file")
     with path.open("rb") as handle:
@@ -123,29 +134,11 @@ def load_results(path: Path) -> list[RunResult]:
     if len(raw) > MAX_RESULTS_BYTES:
         raise ValueError(f"over {MAX_RESULTS_BYTES // 2**20} MiB")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except RecursionError:
-        data = None
-        deep = True
-    else:
-        deep = _deeper_than(data, MAX_RESULTS_DEPTH)
-    if deep:
-        raise ValueError(f"JSON nested deeper than {MAX_RESULTS_DEPTH} levels")
+        data = loads_bounded(raw, MAX_RESULTS_BYTES, MAX_RESULTS_DEPTH, MAX_RESULTS_CONTAINERS)
+    except LimitExceeded as exc:
+        raise ValueError(f"JSON {exc}") from None
     if isinstance(data, dict) and "runs" in data:
         if not isinstance(data["runs"], list):
             raise ValueError("runs: not a list")
         return [RunResult.from_json(r, f"runs[{i}]") for i, r in enumerate(data["runs"])]
     return [RunResult.from_json(data, "results")]
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether `value` (parsed JSON) nests objects and lists more than `limit` levels."""
-    level: list[Any] = [value] if isinstance(value, dict | list) else []
-    for _ in range(limit):
-        level = [
-            child
-            for item in level
-            for child in (item.values() if isinstance(item, dict) else item)
-            if isinstance(child, dict | list)
-        ]
-    return bool(level)

@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--running-limit", type=int, help="team plan's running notebook limit")
     parser.add_argument(
+        "--plain-child",
+        action="store_true",
+        help="run commands as a plain `bash -c` child, not as PID 1 of their own namespace",
+    )
+    parser.add_argument(
         "--replay",
         type=Path,
         metavar="FILE",
@@ -100,6 +105,7 @@ def make_fake(args: argparse.Namespace, faults: Faults) -> FakePaperspace:
         log_port=args.log_port,
         metrics_port=args.metrics_port,
         replay=args.replay,
+        pid1=not args.plain_child,
     )
 
 

@@ -4,7 +4,11 @@ Each notebook gets a folder ``<root>/<handle>/`` with:
 
 - ``notebooks/``: stands in for ``/notebooks``. The workspace (a local folder, or a local git
   repository given as a path or ``file://`` URL) is copied or cloned there at ``workspaceRef``, and
-  the command runs there with ``bash -c``.
+  the command runs there as the platform runs it: ``/bin/sh -c '<command>'`` as PID 1 of a PID
+  namespace of its own with a private ``/proc`` (``unshare``; ``pid1_prefix``). PID 1 ignores
+  the signals it has no handler for, and when it exits, everything left in the namespace dies (the
+  container is gone). ``pid1_prefix=None`` runs ``bash -c`` as a plain child process instead
+  (the fake's old, kinder mode: only where a test needs it, or where namespaces are unavailable).
 - ``home/``: ``HOME`` of the command (on Gradient ``HOME`` is ``/root``, not ``/notebooks``: this
   keeps kernels' ``~/.local`` and ``~/.ipython`` out of the workspace).
 - ``state/``: the fake's own files (the Jupyter stub's pid file).
@@ -18,17 +22,19 @@ request's ``environment``; never the server's own environment. Every standalone 
 and ``/run.sh`` (an image's own start script) by a stand-in that starts the ``jupyter`` stub.
 
 Life: ``Pending`` (first quarter of the start-up delay) -> ``Provisioning`` (workspace fetched) ->
-``Running`` (command started) -> ``Stopping`` (on stop: SIGTERM to the process group, SIGKILL after
-the grace period; then the knob ``teardown_s``) -> ``Stopped``; or ``Error`` (workspace fetch
-failed, ``error_machines``, or the command exited non-zero by itself); or the state of an
-``Interrupt`` (``Preempted``, ``Cancelled``, ...: the platform ended it). The start-up states are
-the knob ``start_states``. When the command ends, whatever is left of its process group is killed
+``Running`` (command started) -> ``Stopping`` (on stop: SIGTERM to PID 1, as ``docker stop`` does,
+or to the process group of a plain child; SIGKILL after the grace period; then the knob
+``teardown_s``) -> ``Stopped``; or ``Error`` (workspace fetch failed, ``error_machines``, or the
+command exited non-zero by itself); or the state of an ``Interrupt`` (``Preempted``,
+``Cancelled``, ...: the platform ended it). The start-up states are the knob ``start_states``.
+When the command ends, whatever is left of its process group (or its PID namespace) is killed
 (the container is gone), the remaining output is read, a ``PSEOF`` row is appended (served once
 every earlier row is), and only then is the final state shown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -41,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .sandbox import fetch_workspace, rewrite_command, signal_group
+from .sandbox import fetch_workspace, namespace_init, rewrite_command, signal_group
 
 if TYPE_CHECKING:
     from .faults import Interrupt
@@ -74,6 +80,7 @@ class RuntimeSettings:
     stop_grace_s: float
     repositories: Mapping[str, Path] = field(default_factory=dict)
     machine_bins: Mapping[str, Path] = field(default_factory=dict)
+    pid1_prefix: tuple[str, ...] | None = None  # e.g. ("unshare", "--pid", "--fork", ...)
 
 
 @dataclass(frozen=True)
@@ -427,8 +434,10 @@ class FakeNotebook:
             fake_bin=self.settings.fake_bin,
         )
         self.executed_command = command
+        prefix = self.settings.pid1_prefix
+        argv = [*prefix, "/bin/sh", "-c", command] if prefix else ["bash", "-c", command]
         process = subprocess.Popen(
-            ["bash", "-c", command],
+            argv,
             cwd=self.scratch,
             env=self._environment(),
             stdin=subprocess.DEVNULL,
@@ -439,23 +448,14 @@ class FakeNotebook:
         assert process.stdout is not None
         pump = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
         pump.start()
-        timeout = self.spec.shutdown_timeout
-        deadline = None if timeout is None else time.monotonic() + timeout * self.settings.hour_s
-        while process.poll() is None:
-            wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
-            if self._stop_requested.wait(wait):
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                with self._lock:
-                    self.stop_reason = self.stop_reason or "shutdown_timeout"
-                break
+        self._wait_for_end(process)
         if process.poll() is None:
             self._set_state("Stopping")
-            signal_group(process.pid, signal.SIGTERM)
+            self._terminate(process)
             try:
                 process.wait(self.settings.stop_grace_s)
             except subprocess.TimeoutExpired:
-                signal_group(process.pid, signal.SIGKILL)
+                signal_group(process.pid, signal.SIGKILL)  # unshare's --kill-child: PID 1 too
                 process.wait()
         signal_group(process.pid, signal.SIGKILL)  # what is left dies with the container
         pump.join(timeout=5)
@@ -464,6 +464,29 @@ class FakeNotebook:
         if self.stop_reason is None and process.returncode != 0:
             return self._finish("Error", f"Notebook command exited with code {process.returncode}")
         return self._finish("Stopped")
+
+    def _wait_for_end(self, process: subprocess.Popen[bytes]) -> None:
+        """Until the command ends by itself, a stop is asked for, or the shutdown timeout."""
+        timeout = self.spec.shutdown_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout * self.settings.hour_s
+        while process.poll() is None:
+            wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
+            if self._stop_requested.wait(wait):
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                with self._lock:
+                    self.stop_reason = self.stop_reason or "shutdown_timeout"
+                return
+
+    def _terminate(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGTERM to PID 1 of the notebook's namespace (as ``docker stop``), or, for a plain
+        child, to its process group."""
+        if self.settings.pid1_prefix is None:
+            signal_group(process.pid, signal.SIGTERM)
+            return
+        for pid in namespace_init(process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
 
     def _pump(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):

@@ -129,3 +129,13 @@ def _is_git_repository(path: Path) -> bool:
 def signal_group(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
+
+
+def namespace_init(unshare_pid: int) -> list[int]:
+    """The pid (as this machine sees it) of PID 1 of the namespace `unshare --fork` made: the
+    unshare process's child."""
+    try:
+        text = Path(f"/proc/{unshare_pid}/task/{unshare_pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(pid) for pid in text.split()]

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from gradient_runtime_test.providers.local import namespace_prefix
+
 from . import endpoints
 from .faults import (
     DEFAULT_ERROR_MESSAGE,
@@ -52,6 +54,10 @@ class FakePaperspace:
       (``None``: no replacement).
     - ``base_path``: the ``PATH`` commands see after the fake's ``bin/`` (default: this process's).
     - ``workdir``: where notebook folders go (default: a temporary folder, removed on close).
+    - ``pid1``: run each command as the platform does, ``/bin/sh -c`` as PID 1 of a PID namespace
+      with a private ``/proc`` (default); ``False``: as a plain ``bash -c`` child. Where this
+      machine cannot make namespaces (``unshare`` needs root or user namespaces), the fake falls
+      back to a plain child and says so in ``pid1`` (tests that need PID 1 skip, except in CI).
     - ``replay``: a ``grt doctor --probe`` report (a path or its parsed JSON) whose wording,
       states and log caps the fault knobs take (see :mod:`.replay`); ``reset()`` keeps them.
 
@@ -74,9 +80,12 @@ class FakePaperspace:
         port: int = 0,
         log_port: int = 0,
         metrics_port: int = 0,
+        pid1: bool = True,
         replay: Path | Mapping[str, Any] | None = None,
     ) -> None:
         self.faults = faults or Faults()
+        self.pid1_prefix = namespace_prefix() if pid1 else None
+        self.pid1 = self.pid1_prefix is not None
         self.replayed = replay_report(replay) if replay is not None else None
         if self.replayed is not None:
             apply_report(self.faults, self.replayed)
@@ -292,6 +301,7 @@ class FakePaperspace:
             stop_grace_s=self.stop_grace_s,
             repositories=dict(self.repositories),
             machine_bins=dict(self.machine_bins),
+            pid1_prefix=self.pid1_prefix,
         )
 
     def _new_job(self) -> tuple[str, int]:
