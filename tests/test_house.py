@@ -18,6 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("__main__",),
     ("cli",),
     ("commands",),
+    ("dashboard",),
     ("orchestrate", "history"),
     ("command", "plan", "providers", "report", "github", "sources"),
     ("settings",),
