@@ -103,12 +103,13 @@ class Page:
         self.wait_for("Page.loadEventFired")
 
     def requests(self) -> list[str]:
-        """Every URL the page asked for since it was opened."""
-        return [
+        """Every URL the page asked for since it was opened (`data:` URIs are no request)."""
+        urls = [
             e["params"]["request"]["url"]
             for e in self.events
             if e.get("method") == "Network.requestWillBeSent"
         ]
+        return [u for u in urls if not u.startswith("data:")]
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (DevTools is not bound by the page's
@@ -122,6 +123,8 @@ class Page:
         return str(self.evaluate("document.documentElement.outerHTML"))
 
     def screenshot(self, *, clip: dict[str, float] | None = None, full: bool = False) -> bytes:
+        """A PNG of the viewport, the whole page (`full`), or `clip` (x, y, width, height in CSS
+        pixels of the document: a getBoundingClientRect() plus scrollX/scrollY)."""
         params: dict[str, Any] = {"format": "png", "captureBeyondViewport": full}
         if clip is not None:
             params["clip"] = {**clip, "scale": 1}

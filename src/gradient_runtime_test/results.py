@@ -53,15 +53,21 @@ class TestResult:
     duration_s: float = 0.0
     message: str = ""  # one line: for a notebook, "cell 3: ZeroDivisionError: division by zero"
     details: str = ""  # multi-line, ANSI-free (e.g. a traceback)
+    # A notebook's executed copy as HTML, relative to the output folder, at the failing cell
+    # ("notebooks/C5/a.html#cell-5"); in results.json only when set
+    html: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "status": self.status.value,
             "duration_s": round(self.duration_s, 3),
             "message": self.message,
             "details": self.details,
         }
+        if self.html:
+            data["html"] = self.html
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TestResult:
@@ -71,6 +77,7 @@ class TestResult:
             duration_s=float(data.get("duration_s") or 0.0),
             message=str(data.get("message") or ""),
             details=str(data.get("details") or ""),
+            html=str(data.get("html") or ""),
         )
 
 

@@ -31,7 +31,7 @@ GRID_FACTS = """(() => {
     hrefs: links.map((a) => a.href),
     failedColour: getComputedStyle(failed).backgroundColor,
     failedOnTop: failed.contains(top),
-    failedBox: {x: box.x, y: box.y, width: box.width, height: box.height},
+    failedBox: {x: box.x + scrollX, y: box.y + scrollY, width: box.width, height: box.height},
     scripts: document.querySelectorAll('script, img, iframe').length,
     stylesApplied: document.styleSheets.length,
   };
