@@ -12,7 +12,7 @@ from typing import TextIO
 
 from ..errors import UsageError
 from ..providers import naming
-from ..report.outputs import load_results, write_results
+from ..report.outputs import copy_cell_files, load_results, write_results
 from ..results import RunResult, exit_code, merge
 from . import ledger
 from .arguments import add_fail_on, add_publishing
@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     runs: list[RunResult] = []
+    sources: list[tuple[Path, list[str]]] = []  # each results file's folder and its machines
     for path in args.results:
         files = sorted(path.rglob("results.json")) if path.is_dir() else [path]
         if not files:
@@ -38,9 +39,11 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
             )
         for file in files:
             try:
-                runs.extend(load_results(file))
+                found = load_results(file)
             except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
                 raise UsageError(f"--results: {file}: not a results file ({exc})") from None
+            runs.extend(found)
+            sources.append((file.parent, [c.machine for r in found for c in r.cells]))
     history: Path | None = args.history
     if history is not None and history.exists() and not history.is_dir():
         raise UsageError(f"--history: {str(history)!r} is not a folder (valid: a folder)")
@@ -52,6 +55,11 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         ]
     else:  # results of an older grt carry no run id: the report is their run
         merged = [dataclasses.replace(r, run_id=r.run_id or origin.run_id) for r in merged]
+    for folder, machines in sources:  # the pages results.json points at come along
+        try:
+            copy_cell_files(folder, args.out, machines)
+        except OSError as exc:
+            print(f"WARNING: {folder}: notebooks and logs not copied ({exc})", file=sys.stderr)
     paths = write_results(args.out, merged)
     from ..report.markdown import terminal_table
 

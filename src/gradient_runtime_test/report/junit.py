@@ -16,6 +16,9 @@ xfail      `<skipped message="expected failure: ...">` (declared in the matrix)
 xpass      a passing test case, with a `<system-out>` note to drop the declaration
 =========  ===================================================================
 
+A notebook test's body starts with its executed copy's HTML page, at the failing cell
+(`Executed notebook: notebooks/<machine>/<path>.html#cell-<n>`, relative to the output folder).
+
 A cell without tests (error, unavailable, cancelled, ...) still gets a suite, holding one test
 case named `cell` that carries the cell's reason and log tail; so does a failed or error cell none
 of whose tests failed, so that the counts never show green for a red cell.
@@ -35,7 +38,7 @@ from typing import Any
 
 import junit_xml
 
-from gradient_runtime_test.report import clean, gpu_summary, one_line, shorten
+from gradient_runtime_test.report import clean, gpu_summary, one_line, page_link, shorten
 from gradient_runtime_test.results import CellResult, CellStatus, RunResult, TestResult, TestStatus
 
 __all__ = ["classname", "render"]
@@ -113,7 +116,7 @@ def _case(test: TestResult, cls: str) -> Any:
     name = _message(test.name) or "unnamed"
     case = junit_xml.TestCase(name, classname=cls, elapsed_sec=test.duration_s)
     msg = _message(test.message)
-    output = _text(test.details)
+    output = _text(_with_page(test))
     if status == TestStatus.FAILED:
         case.add_failure_info(message=msg or "failed", output=output)
     elif status == TestStatus.ERROR:
@@ -128,6 +131,12 @@ def _case(test: TestResult, cls: str) -> Any:
         note = "XPASS: passed although the matrix declares it an expected failure"
         case.stdout = f"{note}; remove it from expected_failures." + (f"\n{msg}" if msg else "")
     return case
+
+
+def _with_page(test: TestResult) -> str:
+    """A notebook's details, led by its executed copy's HTML page (at the failing cell)."""
+    page = f"Executed notebook: {page_link(test.html)}" if page_link(test.html) else ""
+    return "\n\n".join(part for part in (page, test.details) if part)
 
 
 def _cell_case(cell: CellResult, cls: str) -> Any:
