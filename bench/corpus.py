@@ -85,7 +85,7 @@ def write_corpus(root: Path, kind: str) -> tuple[Path, Path, list[Path]]:
         (matrices / "runtimes" / f"{slug}.yaml").write_text(
             f"name: {name}\n"
             "container: paperspace/gradient-base:bench  # not used by the local provider\n"
-            f"workspace: {workspace}\n"
+            "workspace: ../workspace\n"  # relative to the matrices folder
             "machines: [C5]\n"
             f"{listed}"
         )

@@ -40,6 +40,7 @@ from typing import Any
 
 from tests.fakes.paperspace import FakeNotebook, FakePaperspace, Faults
 from tests.fakes.paperspace.transport import HttpServer
+from tests.hardening.helpers import answering, spec_of
 
 from bench.common import REPO, Series, header, load_catalogue, table
 from bench.corpus import write_corpus
@@ -50,6 +51,7 @@ from gradient_runtime_test.orchestrate.jobs import make_job
 from gradient_runtime_test.plan import Cell
 from gradient_runtime_test.providers.base import Handle, NotebookState
 from gradient_runtime_test.providers.gradient import GradientProvider
+from gradient_runtime_test.providers.retrying import RetryPolicy
 from gradient_runtime_test.results import CellStatus
 from gradient_runtime_test.settings import PaperspaceSettings
 
@@ -79,10 +81,7 @@ def replay(notebook: FakeNotebook, run_s: float = RUN_S) -> str:
         "finished_at": "2026-01-01T00:02:30Z",
         "environment": {"python": "3.11.9"},
         "metrics": {},
-        "tests": [
-            {"name": "checks/python.kernel", "status": "passed", "duration_s": 1.0},
-            {"name": "notebooks/quick_start.ipynb", "status": "passed", "duration_s": 140.0},
-        ],
+        "tests": answering(spec_of(notebook)),  # everything the spec asks for, passed
         "notebooks": {},
     }
     bundle = encode_lines(payload, bundle_id)
@@ -158,7 +157,8 @@ class CountingProvider(GradientProvider):
     """The Gradient provider, counting the status requests each poll makes."""
 
     def __init__(self, fake: FakePaperspace, settings: PaperspaceSettings) -> None:
-        super().__init__(settings, backoff_s=0.05)
+        # as `grt run` makes it: a stopping notebook is watched at the poll interval (up to 1 s)
+        super().__init__(settings, retry=RetryPolicy(backoff_s=0.05), poll_interval_s=POLL_S)
         self.fake = fake
         self.per_poll: list[int] = []
         self.live_per_poll: list[int] = []
@@ -289,7 +289,7 @@ def killed_orchestrator(scratch: Path) -> float:
     matrices, workspace, _ = write_corpus(scratch, "light")
     url = "https://github.com/bench/light"
     runtime_file = matrices / "runtimes" / "bench-light.yaml"
-    text = runtime_file.read_text().replace(f"workspace: {workspace}", f"workspace: {url}")
+    text = runtime_file.read_text().replace("workspace: ../workspace", f"workspace: {url}")
     runtime_file.write_text(text)
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=workspace, check=True)
     subprocess.run(["git", "add", "."], cwd=workspace, check=True)

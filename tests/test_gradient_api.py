@@ -73,7 +73,9 @@ def create(api: GradientApi, name: str = "grt-nb", **options: Any) -> str:
         ("provisioned", NotebookState.STARTING),
         ("Starting", NotebookState.STARTING),
         ("Stopping", NotebookState.STOPPING),
-        ("Cancelled", NotebookState.STOPPED),
+        ("Cancelled", NotebookState.CANCELLED),
+        ("Cancel", NotebookState.CANCELLED),
+        ("Preempted", NotebookState.PREEMPTED),
         ("Hibernating", NotebookState.UNKNOWN),
         ("", NotebookState.UNKNOWN),
         (None, NotebookState.UNKNOWN),
@@ -388,6 +390,7 @@ def test_the_api_key_only_travels_in_the_api_key_header(
             call(handle)
         errors.append(raised.value)
     api.stop(handle)
+    fake_paperspace.notebook(handle).wait_for_state("Stopped")  # a stopping one is not deleted
     api.delete(handle)
 
     requests_seen = fake_paperspace.requests
@@ -425,10 +428,13 @@ def test_stopping_a_notebook_that_is_gone_is_not_an_error(
 ) -> None:
     from gradient_runtime_test.providers.base import Handle
     from gradient_runtime_test.providers.gradient import GradientProvider
+    from gradient_runtime_test.providers.retrying import RetryPolicy
     from gradient_runtime_test.settings import PaperspaceSettings
     from tests.fakes.paperspace import shapes
 
-    provider = GradientProvider(PaperspaceSettings(api_key=FAKE_API_KEY), api=api, retries=0)
+    provider = GradientProvider(
+        PaperspaceSettings(api_key=FAKE_API_KEY), api=api, retry=RetryPolicy(attempts=1)
+    )
     body = json.dumps(shapes.error_body(wording, 404, "ApplicationError")).encode()
     fake_paperspace.faults.fail_next("/notebooks/v2/stopNotebook", status=404, body=body)
     provider.stop(Handle(notebook_id="ngone0001", name="grt: gone"))  # no error

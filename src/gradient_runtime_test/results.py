@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 SCHEMA = 1
 
@@ -51,8 +51,14 @@ class TestResult:
     name: str  # e.g. "checks/gpu.count", "notebooks/quick_start.ipynb", "notebooks/a.ipynb[rerun]"
     status: TestStatus
     duration_s: float = 0.0
-    message: str = ""  # one line: for a notebook, "cell 3: ZeroDivisionError: division by zero"
+    # one line; for a notebook "cell 5 (In [3]): ZeroDivisionError: division by zero"
+    message: str = ""
     details: str = ""  # multi-line, ANSI-free (e.g. a traceback)
+    # Notebooks only; in results.json only when set:
+    cell: int | None = None  # the cell `message` names: 1-based among all the notebook's cells
+    timing: Mapping[str, float] = dataclasses.field(default_factory=dict)  # seconds per phase
+    cut: tuple[str, ...] = ()  # what was cut from the executed copy
+    warnings: tuple[str, ...] = ()
     # A notebook's executed copy as HTML, relative to the output folder, at the failing cell
     # ("notebooks/C5/a.html#cell-5"); in results.json only when set
     html: str = ""
@@ -65,20 +71,52 @@ class TestResult:
             "message": self.message,
             "details": self.details,
         }
+        if self.cell is not None:
+            data["cell"] = self.cell
+        if self.timing:
+            data["timing"] = {k: round(v, 3) for k, v in self.timing.items()}
+        if self.cut:
+            data["cut"] = list(self.cut)
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         if self.html:
             data["html"] = self.html
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TestResult:
+    def from_json(cls, data: Any, where: str = "test") -> TestResult:
+        """The test in `data`; ValueError naming `where` when it is not one."""
+        data = _object(data, where)
         return cls(
-            name=str(data["name"]),
-            status=TestStatus(data["status"]),
-            duration_s=float(data.get("duration_s") or 0.0),
-            message=str(data.get("message") or ""),
-            details=str(data.get("details") or ""),
-            html=str(data.get("html") or ""),
+            name=_text(data, "name", where, required=True),
+            status=_status(TestStatus, data.get("status"), f"{where}.status"),
+            duration_s=_seconds(data.get("duration_s"), f"{where}.duration_s"),
+            message=_text(data, "message", where),
+            details=_text(data, "details", where),
+            cell=_cell_number(data.get("cell"), f"{where}.cell"),
+            timing={
+                str(k): _seconds(v, f"{where}.timing.{k}")
+                for k, v in _object(data.get("timing"), f"{where}.timing").items()
+            },
+            cut=_strings(data.get("cut"), f"{where}.cut"),
+            warnings=_strings(data.get("warnings"), f"{where}.warnings"),
+            html=_text(data, "html", where),
         )
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    items = _array(value, where)
+    if not all(isinstance(v, str) for v in items):
+        raise ValueError(f"{where}: not a list of strings")
+    return tuple(items)
+
+
+def _cell_number(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: not a cell number")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,9 +131,11 @@ class Reuse:
         return {"run_id": self.run_id, "at": self.at, "run_url": self.run_url}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Reuse:
+    def from_json(cls, data: Mapping[str, Any], where: str = "reused_from") -> Reuse:
         return cls(
-            run_id=str(data["run_id"]), at=str(data["at"]), run_url=str(data.get("run_url") or "")
+            run_id=_text(data, "run_id", where, required=True),
+            at=_text(data, "at", where, required=True),
+            run_url=_text(data, "run_url", where),
         )
 
 
@@ -106,10 +146,6 @@ def cost(seconds: float, price_per_hour: float | None) -> float | None:
 
 def _money(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,24 +204,31 @@ class CellResult:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CellResult:
+    def from_json(cls, data: Any, where: str = "cell") -> CellResult:
+        """The cell in `data`; ValueError naming `where` when it is not one."""
+        data = _object(data, where)
+        tests = _array(data.get("tests"), f"{where}.tests")
         reused = data.get("reused_from")
         return cls(
-            machine=str(data["machine"]),
-            status=CellStatus(data["status"]),
-            reason=str(data.get("reason") or ""),
-            notebook_id=str(data.get("notebook_id") or ""),
-            url=str(data.get("url") or ""),
-            duration_s=float(data.get("duration_s") or 0.0),
-            billed_s=float(data.get("billed_s") or 0.0),
-            environment=dict(data.get("environment") or {}),
-            metrics=dict(data.get("metrics") or {}),
-            tests=tuple(TestResult.from_json(t) for t in data.get("tests") or ()),
-            log_tail=tuple(str(x) for x in data.get("log_tail") or ()),
-            price_per_hour=_number(data.get("price_per_hour")),
-            estimated_cost_usd=_number(data.get("estimated_cost_usd")),
-            input_hash=str(data.get("input_hash") or ""),
-            reused_from=Reuse.from_json(reused) if isinstance(reused, Mapping) else None,
+            machine=_text(data, "machine", where, required=True),
+            status=_status(CellStatus, data.get("status"), f"{where}.status"),
+            reason=_text(data, "reason", where),
+            notebook_id=_text(data, "notebook_id", where),
+            url=_text(data, "url", where),
+            duration_s=_seconds(data.get("duration_s"), f"{where}.duration_s"),
+            billed_s=_seconds(data.get("billed_s"), f"{where}.billed_s"),
+            environment=dict(_object(data.get("environment", {}), f"{where}.environment")),
+            metrics=dict(_object(data.get("metrics", {}), f"{where}.metrics")),
+            tests=tuple(
+                TestResult.from_json(t, f"{where}.tests[{i}]") for i, t in enumerate(tests)
+            ),
+            log_tail=tuple(str(x) for x in _array(data.get("log_tail"), f"{where}.log_tail")),
+            price_per_hour=_amount(data, "price_per_hour", where),
+            estimated_cost_usd=_amount(data, "estimated_cost_usd", where),
+            input_hash=_text(data, "input_hash", where),
+            reused_from=None
+            if reused is None
+            else Reuse.from_json(_object(reused, f"{where}.reused_from")),
         )
 
 
@@ -263,26 +306,86 @@ class RunResult:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunResult:
+    def from_json(cls, data: Any, where: str = "run") -> RunResult:
+        """The run in `data` (a results.json); ValueError naming `where` when it is not one."""
+        data = _object(data, where)
         if data.get("schema") != SCHEMA:
             raise ValueError(f"results schema {data.get('schema')!r} is not supported (valid: 1)")
-        ws = data.get("workspace") or {}
+        ws = _object(data.get("workspace", {}), f"{where}.workspace")
+        cells = _array(data.get("cells"), f"{where}.cells")
         return cls(
-            runtime=str(data["runtime"]),
-            workspace_url=ws.get("url"),
-            workspace_ref=ws.get("ref"),
-            started_at=str(data.get("started_at") or ""),
-            finished_at=str(data.get("finished_at") or ""),
-            cells=tuple(CellResult.from_json(c) for c in data.get("cells") or ()),
-            container=str(data.get("container") or ""),
-            provider=str(data.get("provider") or ""),
-            run_id=str(data.get("run_id") or ""),
-            run_url=str(data.get("run_url") or ""),
-            workspace_commit=ws.get("commit") or None,
-            image_digest=data.get("container_digest") or None,
-            harness_version=str(data.get("harness_version") or ""),
-            max_cost_usd=_number(data.get("max_cost_usd")),
+            runtime=_text(data, "runtime", where, required=True),
+            workspace_url=_text(ws, "url", f"{where}.workspace") or None,
+            workspace_ref=_text(ws, "ref", f"{where}.workspace") or None,
+            started_at=_text(data, "started_at", where),
+            finished_at=_text(data, "finished_at", where),
+            cells=tuple(
+                CellResult.from_json(c, f"{where}.cells[{i}]") for i, c in enumerate(cells)
+            ),
+            container=_text(data, "container", where),
+            provider=_text(data, "provider", where),
+            run_id=_text(data, "run_id", where),
+            run_url=_text(data, "run_url", where),
+            workspace_commit=_text(ws, "commit", f"{where}.workspace") or None,
+            image_digest=_text(data, "container_digest", where) or None,
+            harness_version=_text(data, "harness_version", where),
+            max_cost_usd=_amount(data, "max_cost_usd", where),
         )
+
+
+# --- reading results.json: every value checked, every problem named by where it is --------------
+
+S = TypeVar("S", CellStatus, TestStatus)
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: not an object")
+    return value
+
+
+def _array(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: not a list")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
+    value = data.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}.{key}: not a string")
+    return value
+
+
+def _status(kind: type[S], value: Any, where: str) -> S:
+    if value not in {s.value for s in kind}:
+        shown = repr(value) if isinstance(value, str | int | float | None) else type(value).__name__
+        raise ValueError(f"{where}: {shown[:60]} is not a status (valid: {', '.join(kind)})")
+    return kind(value)
+
+
+def _amount(data: Mapping[str, Any], key: str, where: str) -> float | None:
+    """An optional amount (USD, USD per hour): absent or null is None."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+        raise ValueError(f"{where}.{key}: not an amount")
+    return float(value)
+
+
+def _seconds(value: Any, where: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+        raise ValueError(f"{where}: not a number of seconds")
+    return float(value)
 
 
 def exit_code(runs: Sequence[RunResult], fail_on: str) -> int:
@@ -318,6 +421,36 @@ def merge(results: Sequence[RunResult]) -> list[RunResult]:
             )
         )
     return merged
+
+
+def verified(run: RunResult) -> RunResult:
+    """`run` as read from a results file, each cell's status borne out by its tests: a cell
+    marked passed (or unavailable, skipped, cancelled) that holds a failed test is failed, one
+    holding an errored test an error; a passed cell without tests, or a cell that never
+    finished, is an error. Failed and error cells stay as they are: a status only gets worse."""
+    return dataclasses.replace(run, cells=tuple(_verified(cell) for cell in run.cells))
+
+
+def _verified(cell: CellResult) -> CellResult:
+    said = cell.status
+    if not said.finished:
+        return dataclasses.replace(
+            cell, status=CellStatus.ERROR, reason=f"results file says {said}: not finished"
+        )
+    if said in (CellStatus.FAILED, CellStatus.ERROR):
+        return cell
+    for bad in (TestStatus.FAILED, TestStatus.ERROR):
+        test = next((t for t in cell.tests if t.status == bad), None)
+        if test is not None:
+            status = CellStatus.FAILED if bad == TestStatus.FAILED else CellStatus.ERROR
+            did = "failed" if bad == TestStatus.FAILED else "errored"
+            reason = f"results file says {said}, but test {test.name[:200]} {did}"
+            return dataclasses.replace(cell, status=status, reason=reason)
+    if said == CellStatus.PASSED and not cell.tests:
+        return dataclasses.replace(
+            cell, status=CellStatus.ERROR, reason="incomplete result: passed without any test"
+        )
+    return cell
 
 
 def apply_expected_failures(cell: CellResult, expected: Iterable[tuple[str, str]]) -> CellResult:

@@ -32,6 +32,8 @@ class PaperspaceSettings:
     config_host: str | None = None
     log_host: str | None = None
     project_id: str | None = None
+    connect_timeout_s: float = 10.0  # per request: to connect...
+    read_timeout_s: float = 30.0  # ...and for each read of the answer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,8 @@ class RunSettings:
     unavailable_delay_s: float
     startup_timeout_s: float
     retry_backoff_s: float
+    retry_after_max_s: float = 60.0  # the longest Retry-After honoured
+    api_outage_s: float = 120.0  # the platform API silent this long: the run gives up
     env: Mapping[str, str] = dataclasses.field(repr=False, default_factory=dict)
     max_cost_usd: float | None = None  # --max-cost
     expected_s: float = 1800.0  # --expected-duration: what a cell is expected to bill
@@ -74,6 +78,9 @@ class RunSettings:
         unavailable_s = _seconds(env, "GRT_UNAVAILABLE_DELAY", 120.0, 0.0, 3600)
         startup_s = _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
         backoff_s = retry_backoff(env)
+        retry_after_max_s = _seconds(env, "GRT_RETRY_AFTER_MAX", 60.0, 0.0, 3600)
+        outage_s = _seconds(env, "GRT_API_OUTAGE", 120.0, 0.1, 3600)
+        github_timeout_s(env)  # checked now: publishing comes after the notebooks
         workspace = args.workspace or None
         if workspace is not None and (_CONTROL.search(workspace) or workspace.startswith("-")):
             raise UsageError(
@@ -124,6 +131,8 @@ class RunSettings:
             unavailable_delay_s=unavailable_s,
             startup_timeout_s=startup_s,
             retry_backoff_s=backoff_s,
+            retry_after_max_s=retry_after_max_s,
+            api_outage_s=outage_s,
             env=env,
             max_cost_usd=money(args.max_cost, "--max-cost"),
             expected_s=parse_duration(args.expected_duration, flag="--expected-duration"),
@@ -174,6 +183,8 @@ def paperspace_settings(env: Mapping[str, str], *, project_id: str | None) -> Pa
         config_host=hosts["PAPERSPACE_CONFIG_HOST"],
         log_host=hosts["PAPERSPACE_CONFIG_LOG_HOST"],
         project_id=project,
+        connect_timeout_s=_seconds(env, "GRT_API_CONNECT_TIMEOUT", 10.0, 0.01, 600),
+        read_timeout_s=_seconds(env, "GRT_API_READ_TIMEOUT", 30.0, 0.01, 600),
     )
 
 
@@ -196,6 +207,19 @@ def money(text: str | None, flag: str) -> float | None:
 def retry_backoff(env: Mapping[str, str]) -> float:
     """`GRT_RETRY_BACKOFF`: seconds before the first retry of a transient failure (default 2)."""
     return _seconds(env, "GRT_RETRY_BACKOFF", 2.0, 0.0, 60)
+
+
+def probe_pacing(env: Mapping[str, str]) -> tuple[float, float]:
+    """`grt doctor --probe`'s poll interval and start-up timeout: the knobs of a run on Gradient
+    (`GRT_POLL_INTERVAL`, default 5 s; `GRT_STARTUP_TIMEOUT`, default 900 s)."""
+    poll = _seconds(env, "GRT_POLL_INTERVAL", 5.0, 0.05, 300)
+    return poll, _seconds(env, "GRT_STARTUP_TIMEOUT", 900.0, 1.0, 6 * 3600)
+
+
+def github_timeout_s(env: Mapping[str, str]) -> float:
+    """Seconds each GitHub request may take to connect, and to answer (GRT_GITHUB_TIMEOUT; PyGithub
+    rounds it up to whole seconds)."""
+    return _seconds(env, "GRT_GITHUB_TIMEOUT", 15.0, 1, 600)
 
 
 def _checked(value: str | None, name: str, pattern: re.Pattern[str], valid: str) -> str | None:

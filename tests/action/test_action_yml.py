@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.action.expressions import expressions_in
-from tests.action.helpers import EXAMPLES, WORKFLOWS, run_actionlint
-from tests.action.runner import ACTION_YML, REPO, load_action
+from tests.action.helpers import (
+    ACTION_YML,
+    EXAMPLES,
+    REPO,
+    WORKFLOWS,
+    expressions_in,
+    load_action,
+    run_actionlint,
+)
 
 ACTION = load_action()
 INPUTS: dict[str, Any] = ACTION["inputs"]
@@ -90,6 +96,22 @@ def test_secrets_go_to_grt_as_its_environment_variables() -> None:
     # the key is masked before the first command that could print it
     prep = SCRIPTS["prep"]["run"]
     assert prep.index("::add-mask::") < prep.index("grt plan")
+
+
+def test_doctor_mode_runs_grt_doctor_with_what_it_checks() -> None:
+    prep, script = SCRIPTS["prep"]["run"], SCRIPTS["grt"]["run"]
+    assert 'one_of mode "$INPUT_MODE" run plan report doctor' in prep
+    doctor = script[script.index("doctor)") : script.index(";;", script.index("doctor)"))]
+    assert "args=(doctor " in doctor and 'exec grt "${args[@]}"' in doctor
+    for flag, var in (
+        ("--runtime", "$runtime"),
+        ("--project-id", "$INPUT_PROJECT_ID"),
+        ("--cluster-id", "$INPUT_CLUSTER_ID"),
+    ):
+        assert f'args+=({flag} "{var}")' in doctor, flag
+    # --matrices and every --machine come from the arguments every mode shares
+    assert script.index('args=(--matrices "$GRT_MATRICES_DIR")') < script.index("doctor)")
+    assert "mode: doctor" in (REPO / "docs" / "action.md").read_text()
 
 
 def test_outputs_come_from_the_grt_step() -> None:

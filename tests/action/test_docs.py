@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from tests.action.helpers import DOC, EXAMPLES
-from tests.action.runner import load_action
+from tests.action.helpers import DOC, EXAMPLES, load_action
 
 TEXT = DOC.read_bytes().decode("utf-8")  # no newline translation: byte for byte
 README = (DOC.parents[1] / "README.md").read_bytes().decode("utf-8")

@@ -11,13 +11,14 @@ import pytest
 from tests.action.helpers import (
     EXAMPLES,
     OWN_ACTION,
+    REPO,
     WORKFLOWS,
+    load_action,
     load_yaml,
     run_actionlint,
     steps_of,
     triggers,
 )
-from tests.action.runner import REPO, load_action
 
 ALL = [*WORKFLOWS, *EXAMPLES]
 IDS = [str(p.relative_to(REPO)) for p in ALL]

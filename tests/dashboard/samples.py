@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gradient_runtime_test.history import store
-from gradient_runtime_test.history.records import Record
+from gradient_runtime_test.history.records import Record, order, slug
 from gradient_runtime_test.results import CellStatus, Reuse
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes" \x1b[31mred'
@@ -94,6 +94,14 @@ def records(*, hostile: bool = True) -> list[Record]:
         )
     )
     return found
+
+
+def history_files(*, hostile: bool = False) -> dict[str, str]:
+    """The history as a grt-history branch holds it: one JSON-lines file per runtime."""
+    by_file: dict[str, list[Record]] = {}
+    for r in records(hostile=hostile):
+        by_file.setdefault(slug(r.runtime) + store.SUFFIX, []).append(r)
+    return {name: store.render(order(found)) for name, found in by_file.items()}
 
 
 def write(folder: Path, extra: list[Record] | None = None) -> Path:

@@ -129,7 +129,7 @@ def test_failing_notebook_names_the_cell(fake: FakePaperspace, tmp_path: Path) -
     (cell,) = json.loads((out / "results.json").read_text())["cells"]
     assert cell["status"] == "failed"
     broken = next(t for t in cell["tests"] if t["name"] == "notebooks/broken.ipynb")
-    assert broken["message"] == "cell 2: ZeroDivisionError: division by zero"
+    assert broken["message"] == "cell 2 (In [2]): ZeroDivisionError: division by zero"
     assert "ZeroDivisionError" in (out / "summary.md").read_text()
 
 
@@ -215,11 +215,17 @@ def test_sweep_cleans_up_after_sigkill(fake: FakePaperspace, tmp_path: Path) -> 
     proc.kill()
     proc.communicate(timeout=30)
     assert all(not nb.deleted for nb in fake.notebooks.values())
-    dry = run_grt(fake, "sweep", "--dry-run")
+    dry = run_grt(fake, "sweep", "--dry-run", "--older-than", "0s")
     assert dry.returncode == 0 and dry.stdout.count("would stop and delete") == 2
     assert not any(nb.deleted for nb in fake.notebooks.values())
     young = run_grt(fake, "sweep", "--older-than", "1h")
-    assert young.stdout.strip() == "Nothing to sweep."
-    swept = run_grt(fake, "sweep")
+    assert young.stdout.splitlines()[-1] == "Nothing to sweep."
+    # by default, only what is older than any run can last (its runtimes' shutdown_timeout)
+    concurrent = run_grt(fake, "sweep", "--matrices", str(matrices))
+    assert concurrent.stdout.splitlines() == [
+        "Sweeping grt's notebooks older than 6h (the longest shutdown_timeout).",
+        "Nothing to sweep.",
+    ], concurrent.stdout
+    swept = run_grt(fake, "sweep", "--older-than", "0s")
     assert swept.returncode == 0, swept.stderr
     assert all(nb.deleted for nb in fake.notebooks.values())

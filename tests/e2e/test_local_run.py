@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gradient_runtime_test.harness.bundle import encode_lines
+from gradient_runtime_test.harness.protocol import ExpectedTests
 from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
 from gradient_runtime_test.providers.base import Launch
 from gradient_runtime_test.providers.local import LocalProvider
@@ -65,10 +66,7 @@ def test_failing_notebook_exits_1_and_names_the_cell(tmp_path: Path) -> None:
     nb = json.loads((workspace / "hello.ipynb").read_text())
     nb["cells"][2]["source"] = "total = sum(range(10))\nassert total == 46, 'off by one'"
     (workspace / "hello.ipynb").write_text(json.dumps(nb))
-    runtime = matrices / "runtimes" / "example.yaml"
-    runtime.write_text(
-        runtime.read_text().replace("workspace: ../workspace", f"workspace: {workspace}")
-    )
+    # examples/matrices/runtimes/example.yaml's `workspace: ../workspace` is this copy
     out = tmp_path / "out"
     env = {**os.environ, "GRT_POLL_INTERVAL": "0.1"}
     proc = subprocess.run(
@@ -93,7 +91,8 @@ def test_failing_notebook_exits_1_and_names_the_cell(tmp_path: Path) -> None:
     (cell,) = json.loads((out / "results.json").read_text())["cells"]
     hello = next(t for t in cell["tests"] if t["name"] == "notebooks/hello.ipynb")
     assert hello["status"] == "failed"
-    assert hello["message"] == "cell 3: AssertionError: off by one"
+    assert hello["message"] == "cell 3 (In [2]): AssertionError: off by one"
+    assert hello["cell"] == 3
     assert "\x1b[" not in hello["details"]
     assert "AssertionError" in (out / "summary.md").read_text()
 
@@ -129,6 +128,7 @@ def test_missing_or_broken_bundle_is_an_error(tmp_path: Path, kind: str) -> None
         launch=_launch("c1", f"echo starting; cat {script}; echo done"),
         bundle_id="b1",
         run_timeout_s=60,
+        expected_tests=ExpectedTests(required=("checks/x",)),
     )
     try:
         (outcome,) = Orchestrator(provider, Options(poll_interval_s=0.05, log_interval_s=0.0)).run(

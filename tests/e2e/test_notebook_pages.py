@@ -28,11 +28,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, dict[str, 
     """The example runtime, with the parameter its summary notebook checks set wrong: the
     notebook's 5th cell (the 6th of the executed copy, after the injected parameters) fails."""
     root = tmp_path_factory.mktemp("pages-run")
-    matrices = root / "matrices"
-    shutil.copytree(REPO / "examples" / "matrices", matrices)
+    shutil.copytree(REPO / "examples", root / "examples")  # matrices beside their workspace
+    matrices = root / "examples" / "matrices"
     runtime = matrices / "runtimes" / "example.yaml"
     text = runtime.read_text(encoding="utf-8")
-    text = text.replace("workspace: ../workspace", f"workspace: {REPO / 'examples' / 'workspace'}")
     runtime.write_text(text.replace("parameters: {rounds: 3}", "parameters: {rounds: 2}"))
     out = root / "out"
     argv = ["run", "--matrices", str(matrices), "--runtime", "Example", "--out", str(out)]
@@ -56,7 +55,8 @@ def test_the_failure_points_at_its_cell_in_every_report(
     assert code == 1
     failed = tests["notebooks/analysis/summary.ipynb"]
     assert failed["status"] == "failed"
-    assert failed["message"].startswith("cell 5")  # the 5th cell of the notebook file
+    assert failed["message"].startswith("cell 5 (In [")  # the 5th cell of the notebook file
+    assert failed["cell"] == 5
     assert failed["html"] == f"{PAGE}#cell-5"
     assert tests["notebooks/hello.ipynb"]["html"] == "notebooks/C5/hello.html"
     assert "html" not in tests["checks/import.json"]

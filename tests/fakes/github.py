@@ -5,11 +5,14 @@ headers, `per_page` respected up to 100), pull requests, check runs and `GET /us
 GitHub's limits that matter here (65,536-character comment bodies, 50 annotations per check-run
 request, 65,535-character check outputs) with GitHub's 422 validation-error shape.
 
-Tokens: `installation` tokens (like an Actions GITHUB_TOKEN: 403 on GET /user, author
-`github-actions[bot]`), `personal` tokens (GET /user gives the login) and read-only tokens (403
-"Resource not accessible by integration" on every write). Faults: bursts of 5xx on a path, a
-secondary rate limit with `Retry-After`, and a barrier that holds the answers to the first N
-matching requests until all are answered (to make races happen). Every request is logged, thread-safely.
+Tokens: `installation` tokens of a GitHub App (403 on GET /user; author `<app_slug>[bot]`, of
+type Bot: `github-actions[bot]` for an Actions GITHUB_TOKEN, the default), `personal` tokens (GET
+/user gives the login; creating a check run is refused: only GitHub Apps may) and read-only tokens
+(403 "Resource not accessible by integration" on every write). Any write token may edit or delete
+any comment (as a repository writer can). Faults: bursts of 5xx on a path, a secondary rate limit
+with `Retry-After`, 429 with or without `Retry-After`, a stall (the request is accepted and never
+answered), and a barrier that holds the answers to the first N matching requests until all are
+answered (to make races happen). Every request is logged, thread-safely.
 
     with FakeGitHub() as fake:
         token = fake.add_token("t", kind="installation")
@@ -36,6 +39,7 @@ OUTPUT_LIMIT = 65_535
 ANNOTATION_LIMIT = 50
 BOT = "github-actions[bot]"
 DOCS = "https://docs.github.com/rest"
+APP_ONLY = "You must authenticate via a GitHub App."  # GitHub's answer to a PAT's check run
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -86,6 +90,7 @@ class _Fault:
     status: int
     headers: dict[str, str]
     payload: dict[str, Any]
+    stall: bool = False
 
 
 @dataclasses.dataclass
@@ -139,6 +144,7 @@ class FakeGitHub:
         self._tick = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.closing = threading.Event()  # set on exit: stalled requests give up
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -158,6 +164,7 @@ class FakeGitHub:
 
     def __exit__(self, *exc: object) -> None:
         assert self._server is not None and self._thread is not None
+        self.closing.set()
         for hold in self._holds:
             hold.barrier.abort()
         self._server.shutdown()
@@ -177,11 +184,18 @@ class FakeGitHub:
     # -- set-up knobs --------------------------------------------------------------------------
 
     def add_token(
-        self, value: str, *, kind: str = "installation", login: str = "", read_only: bool = False
+        self,
+        value: str,
+        *,
+        kind: str = "installation",
+        login: str = "",
+        read_only: bool = False,
+        app_slug: str = "github-actions",
     ) -> str:
+        """A token; an installation token writes as `<app_slug>[bot]`."""
         if kind not in ("installation", "personal"):
             raise ValueError(kind)
-        login = BOT if kind == "installation" else (login or "octocat")
+        login = f"{app_slug}[bot]" if kind == "installation" else (login or "octocat")
         with self.lock:
             self.tokens[value] = Token(value, kind, login, read_only)
         return value
@@ -223,6 +237,32 @@ class FakeGitHub:
             headers={"Retry-After": str(retry_after)},
             payload=payload,
         )
+
+    def rate_limit(
+        self,
+        path_regex: str,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        method: str | None = None,
+    ) -> None:
+        """The next `times` matching requests answer 429 Too Many Requests (with `Retry-After`
+        when given: PyGithub alone retries a 429 only then)."""
+        self._add_fault(
+            method=method,
+            path_regex=path_regex,
+            times=times,
+            status=429,
+            headers={} if retry_after is None else {"Retry-After": str(retry_after)},
+            payload={"message": "Too Many Requests", "documentation_url": DOCS},
+        )
+
+    def stall(self, path_regex: str, *, times: int = 1, method: str | None = None) -> None:
+        """The next `times` matching requests are accepted and never answered (until exit)."""
+        with self.lock:
+            self._faults.append(
+                _Fault(method, re.compile(path_regex), times, 0, {}, {}, stall=True)
+            )
 
     def barrier(self, method: str, path_regex: str, parties: int) -> None:
         """Hold the answers to the first `parties` matching requests until all are answered.
@@ -370,6 +410,10 @@ class _Handler(BaseHTTPRequestHandler):
         body: Any = json.loads(raw) if raw else None
         token = _token_of(self.headers.get("Authorization"))
         headers: dict[str, str] = {}
+        if self._stalled(method, path):
+            api.closing.wait()
+            self.close_connection = True
+            return
         try:
             status, payload, headers = self._route(method, path, query, body, token)
         except _Error as e:
@@ -389,6 +433,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _stalled(self, method: str, path: str) -> bool:
+        api = self.api
+        with api.lock:
+            for fault in api._faults:
+                matches = fault.method in (None, method) and fault.pattern.search(path)
+                if fault.stall and fault.times > 0 and matches:
+                    fault.times -= 1
+                    api.log.append(Request(method, path, {}, None, 0))
+                    return True
+        return False
+
     def _route(
         self, method: str, path: str, query: dict[str, str], body: Any, token_value: str | None
     ) -> Reply:
@@ -397,6 +452,7 @@ class _Handler(BaseHTTPRequestHandler):
             for fault in api._faults:
                 if (
                     fault.times > 0
+                    and not fault.stall
                     and (fault.method in (None, method))
                     and fault.pattern.search(path)
                 ):
@@ -489,10 +545,6 @@ class _Handler(BaseHTTPRequestHandler):
             comment = api.comments.get(int(cid))
             if comment is None:
                 raise _message(404, "Not Found")
-            if self.command != "GET":
-                assert token is not None
-                if comment.login != token.login:
-                    raise _message(403, "Resource not accessible by integration")
             if self.command == "DELETE":
                 del api.comments[comment.id]
                 return 204, None, {}
@@ -529,6 +581,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _create_check(self, token: Token | None, query: dict[str, str], body: Any) -> Reply:
         api = self.api
+        if token is not None and token.kind == "personal":
+            raise _message(403, APP_ONLY)
         notes = _check_output(body)
         for field in ("name", "head_sha"):
             if not body.get(field):

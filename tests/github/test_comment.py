@@ -47,6 +47,7 @@ def test_personal_token_comments_as_its_login(
     fake: FakeGitHub, make_gh: MakeGh, context: GitHubContext, actions: Actions
 ) -> None:
     gh = make_gh(PERSONAL)
+    context = dataclasses.replace(context, token=PERSONAL)
     upsert_comment(gh, context, run_of(cell("A4000")), actions)
     upsert_comment(gh, context, run_of(cell("A4000")), actions)
     [comment] = fake.comments_on(PR)

@@ -24,8 +24,9 @@ def test_state_round_trip_and_baseline() -> None:
     saved = state.State(
         run="2/1", cells={"A4000": ("failed", ("nb/a",))}, prev={"A4000": ("passed", ())}
     )
-    body = f"text\n{state.encode(saved)}\nmore"
+    body = f"text\n{state.encode(saved)}\n"
     assert state.decode(body) == saved
+    assert state.decode(body + "more") is None  # the state is the last line, or there is none
     assert saved.baseline_for("2/1") == {"A4000": ("passed", ())}  # our own edit: keep its baseline
     assert saved.baseline_for("3/1") == {"A4000": ("failed", ("nb/a",))}  # a later run
     assert state.decode("no state") is None

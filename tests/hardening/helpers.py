@@ -20,6 +20,8 @@ from typing import Any
 
 from gradient_runtime_test.cli import main
 from gradient_runtime_test.harness.bundle import encode_lines
+from gradient_runtime_test.harness.protocol import ANY, RERUN, expected_tests
+from gradient_runtime_test.harness.spec import parse_spec
 from tests.fakes.github import FakeGitHub
 from tests.fakes.paperspace import FakeNotebook, FakePaperspace, Faults
 from tests.fakes.paperspace.faults import Rule
@@ -178,39 +180,44 @@ def bundle_id_of(notebook: FakeNotebook) -> str:
     return match.group("bundle")
 
 
-def payload(
-    bundle_id: str, machine: str, notebooks: Sequence[str], *, failing: str | None = None
-) -> dict[str, Any]:
-    """A harness result as the harness would report it: generic checks plus one test per
-    notebook (`failing` names a notebook that fails)."""
-    tests: list[dict[str, Any]] = [
-        {"name": "checks/python", "status": "passed", "duration_s": 0.01},
-        {"name": "checks/command.git", "status": "passed", "duration_s": 0.02},
-        {"name": "checks/import.json", "status": "passed", "duration_s": 0.05},
-        {"name": "checks/disk.free", "status": "passed", "duration_s": 0.0},
-    ]
-    for path in notebooks:
-        failed = path == failing
+def answering(spec: Mapping[str, Any], *, failing: str | None = None) -> list[dict[str, Any]]:
+    """The tests a healthy harness reports for `spec`: every name it asks for
+    (`protocol.expected_tests`), passed, skipped notebooks skipped; `failing` names a notebook
+    that fails."""
+    parsed = parse_spec(spec)
+    skipped = {e.test_name for e in parsed.notebooks if e.skip}
+    skipped |= {name + RERUN for name in skipped}
+    tests: list[dict[str, Any]] = []
+    for wanted in expected_tests(parsed).required:
+        name = wanted.replace(ANY, "sanity")  # checks/cuda.* on a GPU machine
+        failed = name == f"notebooks/{failing}"
         tests.append(
             {
-                "name": f"notebooks/{path}",
-                "status": "failed" if failed else "passed",
-                "duration_s": 1.5,
+                "name": name,
+                "status": "failed" if failed else "skipped" if name in skipped else "passed",
+                "duration_s": 1.5 if name.startswith("notebooks/") else 0.01,
                 "message": "cell 2: ZeroDivisionError: division by zero" if failed else "",
                 "details": "Traceback (most recent call last):\n  ...\nZeroDivisionError"
                 if failed
                 else "",
             }
         )
+    return tests
+
+
+def payload(
+    bundle_id: str, spec: Mapping[str, Any], *, failing: str | None = None
+) -> dict[str, Any]:
+    """A harness result as the harness would report it for `spec` (see `answering`)."""
     return {
         "schema": 1,
         "harness_version": "replayed",
         "bundle_id": bundle_id,
         "started_at": "2024-05-01T10:00:00Z",
         "finished_at": "2024-05-01T10:00:07Z",
-        "environment": {"python": "3.11.9", "machine": machine, "gpus": []},
+        "environment": {"python": "3.11.9", "machine": spec["machine"]["name"], "gpus": []},
         "metrics": {"gpu_util_max_pct": 0},
-        "tests": tests,
+        "tests": answering(spec, failing=failing),
         "notebooks": {},
     }
 
@@ -233,10 +240,7 @@ def replay(
         spec = spec_of(nb)
         bundle_id = bundle_id_of(nb)
         assert spec["bundle_id"] == bundle_id
-        notebooks = [n["path"] for n in spec["notebooks"] if not n.get("skip")]
-        lines = encode_lines(
-            payload(bundle_id, spec["machine"]["name"], notebooks, failing=failing), bundle_id
-        )
+        lines = encode_lines(payload(bundle_id, spec, failing=failing), bundle_id)
         if mangle is not None:
             lines = mangle(lines)
         return "\n".join([*before, *lines, *after]) + "\n"

@@ -74,7 +74,8 @@ STOPPED_NOT_DELETED = Expect(deleted=False, leftover="was stopped but not delete
 MATRIX: dict[tuple[str, str], Expect] = {
     ("create", "lost"): dataclasses.replace(PASSED, notebooks=2),  # 2 cells, both adopted
     ("create", "outage"): CREATE_FAILED,
-    ("create", "refused"): CREATE_FAILED,
+    # an unrecognised refusal, kept verbatim (nothing else of the run is up: no wait for a slot)
+    ("create", "refused"): Expect("error", 1, "create refused: create notebook: ", notebooks=0),
     ("tag", "lost"): PASSED,
     ("tag", "outage"): dataclasses.replace(PASSED, tagged=False),  # followed by id instead
     ("tag", "refused"): dataclasses.replace(PASSED, tagged=False),
@@ -179,7 +180,9 @@ def test_request_fault_at_each_phase(
         (nb,) = notebooks
         assert f"WARNING: notebook {nb.handle} (C5) {expect.leftover}" in ran.result.err
         ps.faults.scripts.clear()  # type: ignore[attr-defined]
-        swept = canaries.grt(["sweep"], gradient_env(ps, canaries.api_key))
+        run_id = next(t for t in nb.tags if t.startswith("grt-run-")).removeprefix("grt-run-")
+        assert f"`grt sweep --run {run_id}`" in ran.result.err
+        swept = canaries.grt(["sweep", "--run", run_id], gradient_env(ps, canaries.api_key))
         assert swept.code == 0 and nb.deleted, swept.text
     else:
         assert "WARNING: notebook" not in ran.result.err

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from gradient_runtime_test.github import client, publish
-from gradient_runtime_test.report.outputs import write_results
+from gradient_runtime_test.report.outputs import Output
 from gradient_runtime_test.results import CellStatus
 from tests.fakes.github import FakeGitHub
 from tests.github.helpers import PR, cell, outputs, run_of
@@ -92,7 +92,7 @@ def test_comment_and_check_run_faults_are_warnings(
     arm, comments, checks, warning = CASES[case]
     failing = ("notebooks/train.ipynb",) if status == CellStatus.FAILED else ()
     run = run_of(cell("A4000", status, *failing), cell("C5"), runtime="Hardened")
-    write_results(tmp_path / "in", [run])
+    Output(tmp_path / "in").results([run])
     # a comment from an earlier run: found and edited, never a second one
     first = canaries.grt(["report", "--results", str(tmp_path / "in"), "--comment"], actions_env)
     assert first.code == (1 if failing else 0) and len(gh.comments_on(PR)) == 1, first.text

@@ -36,6 +36,7 @@ from gradient_runtime_test.orchestrate.jobs import make_job
 from gradient_runtime_test.plan import Cell
 from gradient_runtime_test.providers.base import Handle, Launch, NotebookState, RunningLimitError
 from gradient_runtime_test.providers.gradient import GradientProvider
+from gradient_runtime_test.providers.retrying import RetryPolicy
 from gradient_runtime_test.results import CellStatus
 from gradient_runtime_test.settings import PaperspaceSettings
 from tests.hardening.helpers import PROJECT, REPO
@@ -148,7 +149,7 @@ def test_132_cells_with_a_running_limit_and_random_faults(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", info["ca_bundle"])
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     settings = PaperspaceSettings("load-test-key", info["url"], info["log_url"], PROJECT)
-    provider = CountingProvider(settings, backoff_s=0.01)
+    provider = CountingProvider(settings, retry=RetryPolicy(backoff_s=0.01))
     jobs = jobs_for_every_cell(uuid.uuid4().hex[:10], provider)
     command_bytes = sum(len(j.launch.command) for j in jobs)
     options = Options(

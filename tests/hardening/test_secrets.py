@@ -119,8 +119,12 @@ def test_dry_run_then_kept_notebooks_then_sweep(
     assert kept.code == 0, kept.text
     assert len(ps.notebooks) == 2 and not any(nb.deleted for nb in ps.notebooks.values())
 
-    assert "would stop and delete" in canaries.grt(["sweep", "--dry-run"], env).out
-    swept = canaries.grt(["sweep"], env)
+    young = canaries.grt(["sweep", "--dry-run"], env)  # default: older than the longest run
+    assert young.code == 0 and "Nothing to sweep." in young.out, young.text
+    assert (
+        "would stop and delete" in canaries.grt(["sweep", "--dry-run", "--older-than=0s"], env).out
+    )
+    swept = canaries.grt(["sweep", "--older-than=0s"], env)
     assert swept.code == 0, swept.text
     assert swept.out.count("stopped and deleted") == 2
     assert all(nb.deleted for nb in ps.notebooks.values())

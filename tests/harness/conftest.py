@@ -144,8 +144,19 @@ KEY_NOTEBOOKS: list[Any] = [
     {"path": "error.ipynb", "parameters": {"x": 5}},
     "bang_false.ipynb",
     {"path": "cell_timeout.ipynb", "cell_timeout": 1},
+    # verdict policies that lean on IPython's behaviour, which varies between versions
+    "hook_error.ipynb",
+    "missing_magic.ipynb",
+    {"path": "sysexit0.ipynb", "rerun": True},
 ]
-FALLBACK_NOTEBOOKS: list[Any] = [*KEY_NOTEBOOKS, "kernel_death.ipynb", "stdin.ipynb"]
+# the engine's own ways: a hidden cell tracks errors and which cells may raise
+FALLBACK_NOTEBOOKS: list[Any] = [
+    *KEY_NOTEBOOKS,
+    "kernel_death.ipynb",
+    "stdin.ipynb",
+    "sysexit1.ipynb",
+    "allow_errors_meta.ipynb",
+]
 KEY_CHECKS = {
     "commands": ["sh"],
     "imports": ["json"],

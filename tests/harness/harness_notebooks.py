@@ -98,11 +98,81 @@ NOTEBOOKS = {
         ),
         code('print("small output survives")'),
     ),
+    # an error that a post-execute hook shows while the cell itself finishes (as matplotlib's
+    # inline backend does when a figure fails to render): the cell fails
+    "hook_error.ipynb": notebook(
+        md("A one-shot post-execute hook that shows a traceback"),
+        code(
+            "def _show_once():\n"
+            "    get_ipython().events.unregister('post_execute', _show_once)\n"
+            "    try:\n"
+            "        raise ValueError('shown by a post-execute hook')\n"
+            "    except ValueError:\n"
+            "        get_ipython().showtraceback()\n"
+            "get_ipython().events.register('post_execute', _show_once)"
+        ),
+        code('print("after")'),
+    ),
+    "missing_magic.ipynb": notebook(
+        code("%undefined-line-magic"),
+        code('print("Cell should not execute.")'),
+    ),
+    # a clean SystemExit ends the notebook early, as passed (papermill's sysexit0 fixture)
+    "sysexit0.ipynb": notebook(
+        code("import sys"),
+        code("sys.exit(0)"),
+        code('print("Cell should not execute.")\nraise RuntimeError("ran after sys.exit(0)")'),
+    ),
+    "sysexit1.ipynb": notebook(
+        code("import sys"),
+        code("sys.exit(1)"),
+        code('print("Cell should not execute.")'),
+    ),
+    # nbmake's test_when_allow_errors_then_passing: the notebook's own metadata allows errors
+    "allow_errors_meta.ipynb": dict(
+        notebook(code('raise ValueError("allowed by the metadata")'), code('print("still runs")')),
+        metadata={
+            "kernelspec": PYTHON3,
+            "language_info": {"name": "python"},
+            "execution": {"allow_errors": True},
+        },
+    ),
     # passes once, fails when run again in the same kernel
     "rerun.ipynb": notebook(
         code('counter = globals().get("counter", 0) + 1'),
         code('assert counter == 1, "state leaked into the rerun: counter=%d" % counter'),
     ),
+}
+
+
+# nbformat 3: worksheets, ``input`` instead of ``source``, multi-line text as lists of lines
+V3_NOTEBOOK: dict[str, Any] = {
+    "nbformat": 3,
+    "nbformat_minor": 0,
+    "metadata": {"name": ""},
+    "worksheets": [
+        {
+            "cells": [
+                {"cell_type": "heading", "level": 1, "metadata": {}, "source": ["Old format"]},
+                {
+                    "cell_type": "code",
+                    "collapsed": False,
+                    "input": ["total = 0\n", "for i in range(3):\n", "    total += i\n"],
+                    "language": "python",
+                    "metadata": {},
+                    "outputs": [{"output_type": "stream", "stream": "stdout", "text": ["old\n"]}],
+                    "prompt_number": 7,
+                },
+                {
+                    "cell_type": "code",
+                    "input": ["assert total == 3, total\n", "print('v3 ok')"],
+                    "language": "python",
+                    "metadata": {},
+                    "outputs": [],
+                },
+            ]
+        }
+    ],
 }
 
 

@@ -43,16 +43,23 @@ def test_text_truncated_rich_dropped_images_kept_within_budget() -> None:
             )
         ],
     }
-    notes = cap_notebook(nb, output_chars=1000, notebook_chars=100_000)
+    cuts = cap_notebook(nb, output_chars=1000, notebook_chars=100_000)
     outs = nb["cells"][0]["outputs"]
     assert len(outs[0]["text"]) <= 1000
     assert outs[1]["data"] == {"text/plain": "table"}
     assert outs[2]["data"]["image/png"] == "A" * 3000  # images are not cut per output
     assert len(outs[3]["traceback"][0]) <= 1000
-    assert notes == [
-        "2 output(s) truncated to output_chars=1000",
-        "1 rich output(s) over output_chars=1000 dropped",
+    assert cuts == [
+        "cell 1: 2 output(s) truncated to output_chars=1000;"
+        " text/html (6,000 characters) dropped: over output_chars=1000"
     ]
+    # what was dropped is marked in the copy itself, at the end of the cell
+    assert outs[4] == {
+        "output_type": "stream",
+        "name": "stderr",
+        "text": "[cut by gradient-runtime-test: text/html (6,000 characters) dropped:"
+        " over output_chars=1000]\n",
+    }
 
 
 def test_notebook_budget_drops_images_then_outputs() -> None:
@@ -65,17 +72,31 @@ def test_notebook_budget_drops_images_then_outputs() -> None:
             cell(stream("small")),
         ],
     }
-    notes = cap_notebook(nb, output_chars=1000, notebook_chars=2200)
+    cuts = cap_notebook(
+        nb, output_chars=1000, notebook_chars=2200, position=lambda index: index * 2 + 1
+    )
     cells = nb["cells"]
     assert cells[0]["outputs"][0]["text"] == "a" * 900
     assert cells[1]["outputs"][0]["data"] == {"text/plain": "<Figure>"}
+    assert "image/png (5,000 characters) dropped" in cells[1]["outputs"][1]["text"]
     assert cells[2]["outputs"][0]["text"] == "b" * 900
-    assert "1 output(s) dropped by gradient-runtime-test" in cells[2]["outputs"][1]["text"]
+    assert cells[2]["outputs"][1]["text"] == (
+        "[cut by gradient-runtime-test: 1 output(s) dropped: notebook_chars=2200 used up]\n"
+    )
     assert cells[3]["outputs"][0]["text"] == "small"  # later small outputs still fit
-    assert notes == [
-        "1 image(s) dropped for notebook_chars=2200",
-        "1 output(s) dropped for notebook_chars=2200",
+    # cells are named by their place in the notebook file (``position``)
+    assert cuts == [
+        "cell 3: image/png (5,000 characters) dropped: notebook_chars=2200 used up",
+        "cell 5: 1 output(s) dropped: notebook_chars=2200 used up",
     ]
+
+
+def test_many_cuts_are_listed_up_to_a_limit() -> None:
+    nb: dict[str, Any] = {"metadata": {}, "cells": [cell(stream("z" * 50)) for _ in range(30)]}
+    cuts = cap_notebook(nb, output_chars=10, notebook_chars=100_000)
+    assert len(cuts) == 20
+    assert cuts[0] == "cell 1: 1 output(s) truncated to output_chars=10"
+    assert cuts[-1] == "... and 11 more"
 
 
 def payload(notebook_sizes: dict[str, int]) -> dict[str, Any]:
@@ -89,7 +110,8 @@ def payload(notebook_sizes: dict[str, int]) -> dict[str, Any]:
     return {
         "tests": [
             {"name": f"t{i}", "status": "passed", "message": "m", "details": "d"} for i in range(50)
-        ],
+        ]
+        + [{"name": f"notebooks/{name}", "status": "passed"} for name in notebook_sizes],
         "notebooks": {
             name: {"metadata": {}, "cells": [{**cell(stream(noise(size))), "source": "print()"}]}
             for name, size in notebook_sizes.items()
@@ -101,11 +123,20 @@ def test_fit_bundle_drops_outputs_of_the_largest_notebook_first() -> None:
     p = payload({"big.ipynb": 60_000, "small.ipynb": 2_000})
     fit_bundle(p, 20_000)
     assert encoded_chars(p) <= 20_000
-    assert p["notebooks"]["big.ipynb"]["cells"][0]["outputs"] == []
-    assert p["notebooks"]["big.ipynb"]["cells"][0]["source"] == "print()"
-    assert p["notebooks"]["small.ipynb"]["cells"][0]["outputs"] != []
-    assert p["notes"] == ["notebooks[big.ipynb]: outputs dropped to fit bundle_chars=20000"]
-    assert len(p["tests"]) == 50
+    big = p["notebooks"]["big.ipynb"]["cells"][0]
+    assert big["outputs"] == [
+        {
+            "output_type": "stream",
+            "name": "stderr",
+            "text": "[outputs dropped by gradient-runtime-test to fit bundle_chars=20000]\n",
+        }
+    ]
+    assert big["source"] == "print()"
+    assert p["notebooks"]["small.ipynb"]["cells"][0]["outputs"][0]["name"] == "stdout"
+    assert p["notes"] == ["notebooks[big.ipynb]: all outputs dropped to fit bundle_chars=20000"]
+    assert len(p["tests"]) == 52
+    assert p["tests"][50]["cut"] == ["all outputs dropped to fit bundle_chars=20000"]
+    assert "cut" not in p["tests"][51]
 
 
 def test_fit_bundle_never_drops_tests() -> None:
@@ -113,8 +144,12 @@ def test_fit_bundle_never_drops_tests() -> None:
     for test in p["tests"]:
         test["details"] = json.dumps(list(range(3000)))
     fit_bundle(p, 3_000)
-    assert len(p["tests"]) == 50
+    assert len(p["tests"]) == 51
     assert p["notebooks"] == {}
+    assert p["tests"][50]["cut"] == [
+        "all outputs dropped to fit bundle_chars=3000",
+        "executed copy dropped to fit bundle_chars=3000",
+    ]
     assert any("test details shortened" in note for note in p["notes"])
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gradient_runtime_test.harness import notebooks
 from gradient_runtime_test.harness.engine import Failure, Job, Outcome
 from gradient_runtime_test.harness.model import Recorder
 from gradient_runtime_test.harness.protocol import Status
@@ -93,3 +94,78 @@ def test_parameters_need_a_python_notebook(tmp_path: Path) -> None:
         "error",
         "parameters can only be injected into Python notebooks, this one is r",
     )
+
+
+def write_with_execution(path: Path, execution: dict[str, Any]) -> None:
+    write(path, "fine")
+    data = json.loads(path.read_text())
+    data["metadata"]["execution"] = execution
+    path.write_text(json.dumps(data))
+
+
+def test_notebook_metadata_applies_unless_the_matrix_entry_sets_its_own(tmp_path: Path) -> None:
+    write_with_execution(tmp_path / "a.ipynb", {"timeout": 7, "allow_errors": True})
+    write_with_execution(tmp_path / "b.ipynb", {"timeout": -1})
+    write(tmp_path / "c.ipynb", "fine")
+    (tmp_path / "a2.ipynb").write_text((tmp_path / "a.ipynb").read_text())
+    engine = ScriptedEngine()
+    entries: list[Any] = [
+        "a.ipynb",
+        {"path": "b.ipynb"},
+        "c.ipynb",
+        {"path": "a2.ipynb", "cell_timeout": 3, "allow_errors": False},
+    ]
+    run(tmp_path, engine, entries)
+    settings = [(j.cell_timeout, j.allow_errors, j.cell_timeout_from) for j in engine.jobs]
+    metadata = "the notebook's metadata.execution.timeout"
+    assert settings == [
+        (7, True, metadata),
+        (None, False, metadata),  # -1: no per-cell limit, as in nbclient
+        (600, False, "cell_timeout"),
+        (3, False, "cell_timeout"),
+    ]
+
+
+def test_a_broken_file_fails_and_a_missing_one_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "broken.ipynb").write_text("{")
+    recorder = Recorder()
+    spec = parse_spec(make_spec(tmp_path, notebooks=["broken.ipynb", "gone.ipynb"]))
+    run_notebooks(spec, ScriptedEngine(), {}, recorder, sample_gpus=False)
+    broken, gone = recorder.tests
+    assert (broken.status, gone.status) == (Status.FAILED, Status.ERROR)
+    assert broken.message.startswith("invalid notebook JSON in ")
+    assert "the runtime's workspace is what is broken" in broken.details
+    assert gone.message.startswith("notebook not found: ")
+    assert "`grt plan --check-sources`" in gone.details
+
+
+def test_time_outside_the_cells_gets_a_warning_with_the_split() -> None:
+    timing = {
+        "kernel_start_s": 600.4,
+        "waiting_s": 45.0,
+        "cells_s": 0.2,
+        "hidden_s": 0.1,
+        "shutdown_s": 2.0,
+        "total_s": 648.5,
+    }
+    assert notebooks._slow(timing) == (
+        "took 648.5 s, of which 0.2 s in its cells: kernel start 600.4 s, waiting for a turn"
+        " 45.0 s, harness checks 0.1 s, kernel shutdown 2.0 s, other 0.8 s",
+    )
+    # waiting for a turn is by design; a long notebook may take its time in its cells
+    assert notebooks._slow(dict(timing, kernel_start_s=1.0, total_s=48.3)) == ()
+    assert notebooks._slow(dict(timing, cells_s=700.0, total_s=1348.5)) == ()
+    assert notebooks._slow({"waiting_s": 0.0, "total_s": 3600.0}) == ()  # no split known
+
+
+def test_timing_of_a_job() -> None:
+    job = Job({"cells": []}, "python3", ".", {})
+    job.waited_s, job.busy_s = 1.5, 4.0
+    job.timing.update(kernel_start_s=1.0, cells_s=2.0, shutdown_s=0.5)
+    assert notebooks._timing(job) == {
+        "kernel_start_s": 1.0,
+        "waiting_s": 1.5,
+        "cells_s": 2.0,
+        "shutdown_s": 0.5,
+        "total_s": 5.5,
+    }

@@ -132,7 +132,7 @@ def test_side_by_side_gives_the_verdicts_of_one_at_a_time(
 
     def verdicts(payload: dict[str, Any]) -> dict[str, tuple[str, str]]:
         return {
-            t["name"]: (t["status"], t["message"])
+            t["name"]: (t["status"], _timing_free(t["message"]))
             for t in payload["tests"]
             if t["name"].startswith("notebooks/")
         }
@@ -140,3 +140,12 @@ def test_side_by_side_gives_the_verdicts_of_one_at_a_time(
     assert verdicts(run.payload) == verdicts(main_run.payload)
     assert list(verdicts(run.payload)) == list(verdicts(main_run.payload))  # the spec's order
     assert run.payload["notebooks"].keys() == main_run.payload["notebooks"].keys()
+
+
+def _timing_free(message: str) -> str:
+    """A whole-notebook timeout strikes in a cell that depends on the machine's load."""
+    return (
+        message.split(": ", 1)[1].split(";", maxsplit=1)[0]
+        if "NotebookTimeout" in message
+        else message
+    )

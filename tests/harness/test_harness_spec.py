@@ -40,6 +40,7 @@ PROTOCOL_EXAMPLE: dict[str, Any] = {
             "parameters": {"epochs": 1},
             "check_exit_codes": True,
             "kernel": None,
+            "allow_errors": None,
         }
     ],
     "keep": "never",
@@ -78,12 +79,13 @@ def test_minimal_spec_gets_defaults() -> None:
     assert spec.machine.accelerator is Accelerator.CPU
     assert spec.workspace == "/notebooks"
     entry = spec.notebooks[0]
-    assert (entry.timeout, entry.cell_timeout, entry.check_exit_codes, entry.kernel) == (
-        3600,
-        600,
-        True,
-        None,
-    )
+    assert (
+        entry.timeout,
+        entry.cell_timeout,
+        entry.check_exit_codes,
+        entry.kernel,
+        entry.allow_errors,
+    ) == (3600, None, True, None, None)
     assert spec.caps.output_chars == 20000
 
 

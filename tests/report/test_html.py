@@ -7,9 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
-import types
 from pathlib import Path
-from typing import cast
 
 import pytest
 
@@ -137,9 +135,8 @@ def test_cell_number_prefers_the_field_and_falls_back_to_the_message() -> None:
         cell_number(TestResult("notebooks/x.ipynb", TestStatus.ERROR, message="notebook timeout"))
         is None
     )
-    with_field = types.SimpleNamespace(cell=7, message="cell 5 (In [3]): E")
-    assert cell_number(cast(TestResult, with_field)) == 7
-    assert cell_number(cast(TestResult, types.SimpleNamespace(cell=True, message="x"))) is None
+    with_field = TestResult("notebooks/x.ipynb", TestStatus.FAILED, message="cell 5: E", cell=7)
+    assert cell_number(with_field) == 7
 
 
 def test_page_names_sit_beside_the_executed_copies() -> None:

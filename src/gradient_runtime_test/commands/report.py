@@ -1,10 +1,12 @@
-"""`grt report`: merge results of fan-out jobs into one output folder, then publish them."""
+"""`grt report`: merge results of fan-out jobs into one output folder, then publish them.
+
+Results files are artifacts of other jobs: read with caps (`report.outputs.load_results`), and each
+cell's status checked against its tests (`results.verified`) before anything is published."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,8 +14,8 @@ from typing import TextIO
 
 from ..errors import UsageError
 from ..providers import naming
-from ..report.outputs import copy_cell_files, load_results, write_results
-from ..results import RunResult, exit_code, merge
+from ..report.outputs import Output, copy_cell_files, load_results
+from ..results import RunResult, exit_code, merge, verified
 from . import ledger
 from .arguments import add_fail_on, add_publishing
 
@@ -39,8 +41,10 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
             )
         for file in files:
             try:
-                found = load_results(file)
-            except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+                found = [verified(r) for r in load_results(file)]
+            except OSError as exc:
+                raise UsageError(f"--results: {file}: cannot be read ({exc.strerror})") from None
+            except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
                 raise UsageError(f"--results: {file}: not a results file ({exc})") from None
             runs.extend(found)
             sources.append((file.parent, [c.machine for r in found for c in r.cells]))
@@ -60,7 +64,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
             copy_cell_files(folder, args.out, machines)
         except OSError as exc:
             print(f"WARNING: {folder}: notebooks and logs not copied ({exc})", file=sys.stderr)
-    paths = write_results(args.out, merged)
+    output = Output(args.out)
+    paths = output.results(merged)
     from ..report.markdown import terminal_table
 
     for run in merged:
@@ -82,4 +87,5 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
             check_run=args.check_run,
             baselines=baselines,
         )
+    output.check()  # a file that could not be written: one line, exit 2, after all the rest
     return exit_code(merged, args.fail_on)

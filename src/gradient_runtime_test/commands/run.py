@@ -27,7 +27,7 @@ from ..plan import Cell, plan
 from ..providers import naming
 from ..providers.base import Provider
 from ..report.html import Pages, with_pages
-from ..report.outputs import write_cell_files, write_results
+from ..report.outputs import Output
 from ..report.progress import make_progress
 from ..results import CellResult, CellStatus, RunResult, exit_code
 from ..settings import KEEP, PROVIDERS, RunSettings
@@ -112,7 +112,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     pages = Pages()
     pages.warm()  # nbconvert loads while the cells run
     done = _execute(prepared, publisher)
-    result, paths = _write(prepared.settings.out, done, pages, _injected(prepared.runtime))
+    output = Output(prepared.settings.out)
+    result, paths = _write(output, done, pages, _injected(prepared.runtime))
     done = dataclasses.replace(done, result=result)
     if prepared.settings.history is not None:
         problem = ledger.record(
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     print(terminal_table(done.result), file=out)
     print(f"Results: {prepared.settings.out}/", file=out)
     publisher.publish(done.result, paths)
+    output.check()  # a file that could not be written: one line, exit 2, after all the rest
     if done.signals:
         return 128 + done.signals[0]
     return exit_code([done.result], args.fail_on)
@@ -327,6 +329,7 @@ def _execute(prepared: _Prepared, publisher: _Publisher) -> _Done:
         unavailable_delay_s=settings.unavailable_delay_s,
         startup_timeout_s=settings.startup_timeout_s,
         max_cost_usd=settings.max_cost_usd,
+        api_outage_s=settings.api_outage_s,
     )
     board = _Board(prepared)
     if publisher.live is not None:
@@ -405,9 +408,19 @@ def _check_provider_inputs(settings: RunSettings, runtime: Runtime, workspace: s
 def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
     if settings.provider == "gradient":
         from ..providers.gradient import GradientProvider
+        from ..providers.retrying import RetryPolicy
 
+        retry = RetryPolicy(
+            backoff_s=settings.retry_backoff_s,
+            retry_after_max_s=settings.retry_after_max_s,
+            # a call stops retrying a silent API well before the run gives up on it
+            budget_s=min(60.0, settings.api_outage_s / 2),
+        )
         return GradientProvider(
-            settings.paperspace, dry_run=settings.dry_run, backoff_s=settings.retry_backoff_s
+            settings.paperspace,
+            dry_run=settings.dry_run,
+            retry=retry,
+            poll_interval_s=min(1.0, settings.poll_interval_s),  # how a stopping one is watched
         )
     from ..providers.local import LocalProvider
 
@@ -415,7 +428,7 @@ def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
 
 
 def _write(
-    out: Path, done: _Done, pages: Pages, injected: Collection[str]
+    output: Output, done: _Done, pages: Pages, injected: Collection[str]
 ) -> tuple[RunResult, dict[str, Path]]:
     """The output folder: each executed notebook and its HTML page (failing tests point at it),
     the logs, then results.json, junit.xml and summary.md. A page that cannot be made is a
@@ -423,9 +436,9 @@ def _write(
     written = {}
     for outcome in done.outcomes:
         machine = outcome.result.machine
-        write_cell_files(out, machine, outcome.log, outcome.notebooks)
+        output.cell_files(machine, outcome.log, outcome.notebooks)
         written[machine], problems = pages.write(
-            out,
+            output.root,
             machine,
             outcome.notebooks,
             outcome.result.tests,
@@ -435,7 +448,7 @@ def _write(
         for problem in problems:
             print(f"WARNING: {problem}", file=sys.stderr)
     result = with_pages(done.result, written)
-    return result, write_results(out, [result])
+    return result, output.results([result])
 
 
 def _injected(runtime: Runtime) -> frozenset[str]:

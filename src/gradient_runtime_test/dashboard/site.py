@@ -1,6 +1,6 @@
 """Writing the dashboard: `index.html` and `runtimes/<slug>.html` under the site folder, each file
-replaced atomically. Pages of runtimes no longer in history are removed from `runtimes/` (the
-folder is the dashboard's own)."""
+replaced atomically and readable by all (mode 0644: a web server serves them). Pages of runtimes
+no longer in history are removed from `runtimes/` (the folder is the dashboard's own)."""
 
 from __future__ import annotations
 
@@ -14,23 +14,17 @@ from .model import STRIP, board
 TITLE = "Gradient runtime tests"
 
 
-def _write(path: Path, text: str) -> None:
-    """A page, readable by all (a web server serves it)."""
-    write_atomic(path, text)
-    path.chmod(0o644)
-
-
 def write_site(
     history: History, out: Path, *, generated: str, title: str = TITLE, strip: int = STRIP
 ) -> list[Path]:
     """The site for `history` under `out`; the files written, index first."""
     found = board(history, strip=strip)
     index = out / "index.html"
-    _write(index, pages.index(found, title=title, generated=generated, strip=strip))
+    write_atomic(index, pages.index(found, title=title, generated=generated, strip=strip))
     written = [index]
     for row in found.rows:
         path = out / row.page
-        _write(path, runtime_page.render(row, found, title=title, generated=generated))
+        write_atomic(path, runtime_page.render(row, found, title=title, generated=generated))
         written.append(path)
     folder = out / "runtimes"
     for stale in sorted(folder.glob("*.html")) if folder.is_dir() else ():

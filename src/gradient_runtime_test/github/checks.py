@@ -2,7 +2,8 @@
 
 GitHub takes at most 50 annotations per request: the check run is created with the first 50 and
 updated with each further batch (GitHub appends them). A token that may not write checks (a fork's
-read-only token: 403) gives a warning, never an exception.
+read-only token: 403) gives a warning, never an exception. Only GitHub App tokens can create check
+runs: with a personal token none is attempted, and a tip says so.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from github.MainClass import Github
 
 from gradient_runtime_test.github import comment_body
 from gradient_runtime_test.github.actions import Actions
-from gradient_runtime_test.github.client import REPORTING_ERRORS, describe
+from gradient_runtime_test.github.client import REPORTING_ERRORS, Identity, TokenKind, describe
 from gradient_runtime_test.github.context import GitHubContext
 from gradient_runtime_test.report import markdown
 from gradient_runtime_test.results import CellResult, CellStatus, RunResult, TestResult
@@ -38,6 +39,12 @@ _CONCLUSIONS = {
     CellStatus.CANCELLED: "cancelled",
     CellStatus.SKIPPED: "skipped",
 }
+
+_APP_ONLY = (
+    "only GitHub App tokens can create check runs, and this is a personal token: pass the "
+    "workflow's GITHUB_TOKEN (with `permissions: checks: write`) or an App installation token as "
+    "github-token; the job summary has the results"
+)
 
 # The file an annotation points at, for a test of a run.
 AnnotationPath = Callable[[RunResult, CellResult, TestResult | None], str]
@@ -122,8 +129,13 @@ def publish_check_run(
     *,
     head_sha: str,
     path_of: AnnotationPath = default_annotation_path,
+    identity: Identity | None = None,
 ) -> str | None:
-    """Create the completed check run; its URL, or None (with a warning) when it could not be."""
+    """Create the completed check run; its URL, or None (with a warning) when it could not be.
+    `identity`: the token's, when known (a personal token cannot create check runs)."""
+    if identity is not None and identity.kind is TokenKind.PERSONAL:
+        actions.warning(f"no check run for {run.runtime}: {_APP_ONLY}")
+        return None
     notes = failure_annotations(run, path_of=path_of)
     batches = [
         notes[i : i + ANNOTATIONS_PER_REQUEST]
@@ -148,10 +160,11 @@ def publish_check_run(
         return str(check.html_url)
     except REPORTING_ERRORS as e:
         if isinstance(e, GithubException) and e.status == 403:
+            app_only = "github app" in describe(e).lower()
+            tip = _APP_ONLY if app_only else "the workflow needs `permissions: checks: write`"
             actions.warning(
                 f"the token may not write check runs, so there is no check run for "
-                f"{run.runtime} ({describe(e)}; the workflow needs `permissions: checks: write`); "
-                "the job summary has the results"
+                f"{run.runtime} ({describe(e)}; {tip}); the job summary has the results"
             )
         else:
             actions.warning(f"could not write the check run for {run.runtime}: {describe(e)}")

@@ -1,7 +1,11 @@
-"""Building the PyGithub client, its retry policy, and what counts as a reporting failure."""
+"""Building the PyGithub client, its retry policy and timeout, who the token writes as, and what
+counts as a reporting failure."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,18 +25,59 @@ REPORTING_ERRORS: tuple[type[Exception], ...] = (
     requests.RequestException,
 )
 
-# An Actions token is an app installation token: it cannot read GET /user, and what it writes is
-# authored by this bot.
-ACTIONS_BOT = "github-actions[bot]"
+
+class TokenKind(enum.StrEnum):
+    """What a GitHub token is, as far as writing goes."""
+
+    APP = "app"  # a GitHub App installation token (the workflow's GITHUB_TOKEN is one)
+    PERSONAL = "personal"  # a user's token (classic or fine-grained PAT, OAuth, user-to-server)
+
+
+# Token prefixes GitHub documents ("Behind GitHub's new authentication token formats", 2021).
+_PREFIXES = {
+    "ghs_": TokenKind.APP,
+    "ghp_": TokenKind.PERSONAL,
+    "github_pat_": TokenKind.PERSONAL,
+    "gho_": TokenKind.PERSONAL,
+    "ghu_": TokenKind.PERSONAL,
+}
+
+
+def token_kind(token: str | None) -> TokenKind | None:
+    """The kind its prefix says, or None (an older or unknown format: ask GitHub)."""
+    return next((k for p, k in _PREFIXES.items() if (token or "").startswith(p)), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who comments made with a token are authored by. A personal token's login comes from
+    GET /user. An App token cannot read GET /user and its app's slug is not at hand: its login
+    (`<slug>[bot]`) is unknown until a comment it created shows it; until then any bot's comment
+    stands for ours."""
+
+    kind: TokenKind
+    login: str | None = None
+
+    def authored(self, user: Any) -> bool:
+        """Whether `user` (a comment's author) is this identity, as far as is known."""
+        login = str(getattr(user, "login", "") or "")
+        if self.login is not None:
+            return login.lower() == self.login.lower()
+        return self.kind is TokenKind.APP and getattr(user, "type", None) == "Bot"
+
+    def learned(self, login: str | None) -> Identity:
+        """This identity once a comment it created shows its login."""
+        return self if not login else dataclasses.replace(self, login=login)
 
 
 class BoundedRetry(GithubRetry):
     """GithubRetry that sleeps through an injected function, so tests need not wait.
 
     Secondary rate limits are honoured: `Retry-After` when the response has it, else
-    `secondary_rate_wait`. PATCH is retried as well (editing a comment or check run is idempotent);
-    POST is retried by GithubRetry already, and a duplicate comment from a retried create is merged
-    by the comment upsert.
+    `secondary_rate_wait`. A 429 is retried too, after its `Retry-After` or, without one (PyGithub
+    would give up), after the jittered back-off. PATCH is retried as well (editing a comment or
+    check run is idempotent); POST is retried by GithubRetry already, and a duplicate comment from
+    a retried create is merged by the comment upsert.
     """
 
     def __init__(
@@ -60,6 +105,8 @@ class BoundedRetry(GithubRetry):
                 self._sleeper(min(retry_after, self._max_sleep))
                 return
         backoff = self.get_backoff_time()
+        if response is not None and response.status == 429:
+            backoff = max(backoff, self.backoff_factor)  # never at once: it said "slow down"
         if backoff > 0:
             self._sleeper(min(backoff, self._max_sleep))
 
@@ -81,9 +128,11 @@ def github_retry(
         max_sleep=max_wait,
         total=total,
         backoff_factor=backoff_factor,
+        backoff_jitter=backoff_factor / 2,
         secondary_rate_wait=secondary_rate_wait,
         max_rate_limit_wait=max_wait,
         allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
+        status_forcelist=[429, *range(500, 600)],
     )
 
 
@@ -93,7 +142,7 @@ def make_github(
     *,
     retry: Retry | None = None,
     per_page: int = 100,
-    timeout: int = 15,
+    timeout: float = 15.0,
     seconds_between_requests: float | None = 0.25,
     seconds_between_writes: float | None = 1.0,
 ) -> Github:
@@ -101,31 +150,35 @@ def make_github(
 
     Lazy: objects are not fetched until an attribute needs it, so finding a PR comment does not
     first GET the repository and the issue. The pauses between requests follow GitHub's advice for
-    avoiding secondary rate limits; tests pass 0.
+    avoiding secondary rate limits; tests pass 0. `timeout`: seconds to connect and for each read
+    of an answer (GRT_GITHUB_TIMEOUT).
     """
     return Github(
         auth=Token(token) if token else None,
         base_url=api_url.rstrip("/"),
         retry=retry if retry is not None else github_retry(),
         per_page=per_page,
-        timeout=timeout,
+        timeout=max(1, math.ceil(timeout)),  # PyGithub takes whole seconds only
         seconds_between_requests=seconds_between_requests,
         seconds_between_writes=seconds_between_writes,
         lazy=True,
     )
 
 
-def identity(gh: Github) -> str:
-    """The login that comments made with this client are authored by.
+def identity(gh: Github, token: str | None = None) -> Identity:
+    """Who comments made with this client are authored by (never a hard-coded name).
 
-    A personal token answers GET /user; an Actions (installation) token gets 403 "Resource not
-    accessible by integration" and writes as github-actions[bot]. Other errors propagate.
+    The token's prefix tells an App token (`ghs_`) without a request. Otherwise GET /user: a
+    personal token answers with its login; an App installation token gets 403 "Resource not
+    accessible by integration". Other errors propagate.
     """
+    if token_kind(token) is TokenKind.APP:
+        return Identity(TokenKind.APP)
     try:
-        return str(gh.get_user().login)
+        return Identity(TokenKind.PERSONAL, str(gh.get_user().login))
     except GithubException as e:
-        if e.status == 403:
-            return ACTIONS_BOT
+        if e.status == 403 and token_kind(token) is None:
+            return Identity(TokenKind.APP)
         raise
 
 

@@ -1,7 +1,12 @@
 """The PR status comment: one per runtime per pull request, found and edited in place, live.
 
-Ours is a comment whose body holds the runtime's marker AND whose author is this token's identity
-(a comment by someone else that quotes the marker is left alone). All pages are searched.
+Ours is a comment whose first line is the runtime's marker AND whose author is this token's
+identity (a comment by someone else that quotes the marker, or one of ours that quotes another
+runtime's marker further down, is left alone). All pages are searched. A personal token's login
+is known (GET /user); an App token's (`<slug>[bot]`, any App: the workflow's GITHUB_TOKEN or one
+from actions/create-github-app-token) is learned from the first comment it creates, and until then
+a bot's comment with the marker as its first line stands for ours, so a report with another App's
+token edits the comment instead of adding one.
 
 Two reporters for the same runtime and PR may race: both list, find nothing, and both create.
 Therefore whoever creates a comment lists again right after, keeps the oldest of ours (lowest
@@ -25,6 +30,7 @@ from gradient_runtime_test.github import comment_body, state
 from gradient_runtime_test.github.actions import Actions
 from gradient_runtime_test.github.client import (
     REPORTING_ERRORS,
+    Identity,
     describe,
     identity,
     is_permanent,
@@ -51,7 +57,7 @@ class LiveComment:
         *,
         clock: Callable[[], float] = time.monotonic,
         min_interval_s: float = MIN_INTERVAL_S,
-        author: str | None = None,
+        author: Identity | None = None,
         baseline: state.Cells | None = None,
     ) -> None:
         if context.pr_number is None:
@@ -111,7 +117,7 @@ class LiveComment:
 
     def _write_or_raise(self, run: RunResult, *, check_head: bool) -> None:
         if self._author is None:
-            self._author = identity(self._gh)
+            self._author = identity(self._gh, self._context.token)
         if not self._searched:
             found = self._ours()
             self._comment = found[0] if found else None
@@ -145,18 +151,20 @@ class LiveComment:
                 self._comment = None  # deleted meanwhile (e.g. by a racing reporter): recreate
         issue = self._gh.get_repo(self._context.repository).get_issue(self._number)
         created = self._comment = issue.create_comment(body)
+        self._author = self._author.learned(created.user.login if created.user else None)
         self._comment = self._merge_duplicates(created, body)
 
     def _ours(self) -> list[IssueComment]:
         """Our comments for this runtime, oldest first, across all pages."""
         issue = self._gh.get_repo(self._context.repository).get_issue(self._number)
-        author = (self._author or "").lower()
+        author = self._author
         mine = [
             c
             for c in issue.get_comments()
-            if self._marker in (c.body or "")
+            if comment_body.is_ours(c.body or "", self._marker)
             and c.user is not None
-            and c.user.login.lower() == author
+            and author is not None
+            and author.authored(c.user)
         ]
         return sorted(mine, key=lambda c: (c.created_at, c.id))
 
@@ -199,7 +207,7 @@ def upsert_comment(
     run: RunResult,
     actions: Actions,
     *,
-    author: str | None = None,
+    author: Identity | None = None,
     baseline: state.Cells | None = None,
 ) -> str | None:
     """Create or edit the runtime's comment with finished results; its URL, or None on failure.

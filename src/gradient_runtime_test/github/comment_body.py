@@ -3,6 +3,12 @@
 Layout: hidden marker, title (runtime, commit, workflow run), head-moved warning, counts, status
 table, changes since the previous run, collapsible failure details, hidden state. When too long,
 failure details shrink and then go, then the table is cut with a link to the full job summary.
+
+The marker is the body's first line and the state its last, and nothing between them can hold an
+HTML comment (result text is escaped, code made `uncommented`): a comment is ours only when its
+first line is our marker (`is_ours`), and its state is read from its last line only, so text in a
+result (a traceback quoting another runtime's marker, a forged state) can neither make another
+runtime adopt this comment nor pass for state.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ _CHANGES_LINES = 30
 def marker(runtime: str) -> str:
     """The hidden line that identifies the comment of one runtime."""
     return f"{_MARKER_PREFIX}{urllib.parse.quote(runtime, safe='')} -->"
+
+
+def is_ours(body: str, marker: str) -> bool:
+    """Whether a comment body is one this marker identifies: its first line, and only that."""
+    return body.split("\n", 1)[0].rstrip("\r") == marker
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +82,8 @@ def render(
     details = markdown.failure_details(run, links=header.links).rstrip("\n")
 
     def join(*parts: str) -> str:
-        return "\n\n".join(p for p in (marker(run.runtime), top, *parts, hidden) if p) + "\n"
+        middle = (markdown.uncommented(p) for p in (top, *parts))  # none holds one; none can
+        return "\n\n".join(p for p in (marker(run.runtime), *middle, hidden) if p) + "\n"
 
     body = join(table, changes, details)
     if len(body) <= limit:
@@ -111,7 +123,8 @@ def _title(run: RunResult, header: Header) -> str:
     facts.append(f"[workflow run]({header.run_url})")
     if header.links is not None and header.links.dashboard_url.startswith(("https://", "http://")):
         facts.append(markdown.link("dashboard", header.links.dashboard_url))
-    return f"### Gradient runtime test: {run.runtime} — {verdict}\n\n" + " · ".join(facts)
+    runtime = markdown.escape(run.runtime)
+    return f"### Gradient runtime test: {runtime} — {verdict}\n\n" + " · ".join(facts)
 
 
 def _moved(header: Header) -> str:

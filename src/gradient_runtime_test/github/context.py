@@ -13,7 +13,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from gradient_runtime_test.settings import github_timeout_s
+
 _SHA = re.compile(r"[0-9a-f]{40}")
+DEPENDABOT = "dependabot[bot]"
 _NULL_SHA = "0" * 40
 PR_EVENTS = frozenset({"pull_request", "pull_request_target"})
 DISPATCH_EVENTS = frozenset({"workflow_dispatch", "repository_dispatch"})
@@ -60,6 +63,9 @@ class GitHubContext:
     artifact: str = ""  # GRT_ARTIFACT_NAME: the artifact the Action uploads the output folder as
     dashboard_url: str = ""  # GRT_DASHBOARD_URL: the dashboard site (the Action's dashboard-url)
     token: str | None = dataclasses.field(default=None, repr=False)
+    actor: str = ""  # GITHUB_ACTOR: who triggered the run
+    pr_author: str = ""  # the pull request's author, for PR events
+    timeout_s: float = 15.0  # each GitHub request: to connect, and for each read of an answer
 
     @property
     def run_url(self) -> str:
@@ -76,9 +82,21 @@ class GitHubContext:
         return f"{self.run_id}/{self.run_attempt}"
 
     @property
+    def dependabot(self) -> bool:
+        """Dependabot triggered the run, or opened its pull request."""
+        return DEPENDABOT in (self.actor.lower(), self.pr_author.lower())
+
+    @property
     def read_only(self) -> bool:
-        """A pull_request event from a fork: the token is read-only and secrets are absent."""
-        return self.event_name == "pull_request" and self.is_fork
+        """The token is read-only and secrets are absent: a pull_request event from a fork, or a
+        run of Dependabot's (GitHub treats those like forks)."""
+        return (self.event_name == "pull_request" and self.is_fork) or self.dependabot
+
+    @property
+    def read_only_reason(self) -> str:
+        if self.dependabot:
+            return "This run is Dependabot's (GitHub gives it what it gives forks)"
+        return "This pull request comes from a fork"
 
     @classmethod
     def from_env(
@@ -107,6 +125,8 @@ class GitHubContext:
             token=env.get("GITHUB_TOKEN") or None,
             artifact=env.get("GRT_ARTIFACT_NAME", "").strip(),
             dashboard_url=env.get("GRT_DASHBOARD_URL", "").strip(),
+            actor=env.get("GITHUB_ACTOR", ""),
+            timeout_s=github_timeout_s(env),
         )
         if event_name in PR_EVENTS:
             return _from_pull_request(base, event)
@@ -137,6 +157,7 @@ def _from_pull_request(base: GitHubContext, event: Mapping[str, Any]) -> GitHubC
     number = pr.get("number", event.get("number"))
     return dataclasses.replace(
         base,
+        pr_author=str(_mapping(pr.get("user")).get("login") or ""),
         pr_number=_int_or_none(number),
         head_sha=head_sha,
         head_repository=head_full_name,

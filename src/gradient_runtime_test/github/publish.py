@@ -16,7 +16,13 @@ from github.MainClass import Github
 from gradient_runtime_test.github import comment_body, state
 from gradient_runtime_test.github.actions import Actions
 from gradient_runtime_test.github.checks import publish_check_run
-from gradient_runtime_test.github.client import REPORTING_ERRORS, describe, identity, make_github
+from gradient_runtime_test.github.client import (
+    REPORTING_ERRORS,
+    Identity,
+    describe,
+    identity,
+    make_github,
+)
 from gradient_runtime_test.github.comment import LiveComment, upsert_comment
 from gradient_runtime_test.github.context import GitHubContext, is_sha
 from gradient_runtime_test.report import markdown
@@ -122,8 +128,8 @@ def _client(
         return None
     if context.read_only:
         actions.warning(
-            "This pull request comes from a fork: its token is read-only and secrets are absent, "
-            "so there is no pull request comment or check run. The results are in the job summary."
+            f"{context.read_only_reason}: its token is read-only and secrets are absent, so there "
+            "is no pull request comment or check run. The results are in the job summary."
         )
         return None
     if isinstance(github, Github):
@@ -136,7 +142,7 @@ def _client(
             "run. The results are in the job summary."
         )
         return None
-    return make_github(context.token, context.api_url)
+    return make_github(context.token, context.api_url, timeout=context.timeout_s)
 
 
 def _to_github(
@@ -153,13 +159,14 @@ def _to_github(
 ) -> Published:
     comment_urls: list[str] = []
     check_urls: list[str] = []
-    author: str | None = None
-    if comment and context.pr_number is not None and any(r.runtime not in live for r in runs):
+    author: Identity | None = None
+    finding = comment and context.pr_number is not None and any(r.runtime not in live for r in runs)
+    if finding or check_run:
         try:
-            author = identity(gh)  # once for all runtimes
+            author = identity(gh, context.token)  # once for all runtimes
         except REPORTING_ERRORS as e:
             actions.warning(f"could not tell who this token comments as: {describe(e)}")
-            comment = False
+            comment = comment and not finding
     for run in runs:
         if comment and context.pr_number is not None:
             if run.runtime in live:
@@ -172,7 +179,10 @@ def _to_github(
                 comment_urls.append(url)
         if check_run:
             head = _check_sha(gh, context, run, actions)
-            if head and (url := publish_check_run(gh, context, run, actions, head_sha=head)):
+            url = head and publish_check_run(
+                gh, context, run, actions, head_sha=head, identity=author
+            )
+            if url:
                 check_urls.append(url)
     return Published(conclusion, tuple(comment_urls), tuple(check_urls))
 

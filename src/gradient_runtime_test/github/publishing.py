@@ -36,7 +36,7 @@ class LiveUpdates:
         from .comment import LiveComment
 
         self.comment = LiveComment(
-            make_github(context.token, context.api_url),
+            make_github(context.token, context.api_url, timeout=context.timeout_s),
             context,
             runtime,
             actions,

@@ -3,7 +3,8 @@
 The state lives in the comment as `<!-- grt-state:<base64 of zlib-compressed JSON> -->`:
 `{"v": 1, "run": "<run_id>/<attempt>", "cells": {machine: [status, [failing tests]]},
 "prev": {...}}`. `prev` is the baseline of the run that wrote it, so live edits by the same run
-keep comparing against the run before. Pure: no I/O.
+keep comparing against the run before. It is read from the comment's last line only: state-like
+text anywhere else (quoted in a result) is not state. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import zlib
 from collections.abc import Mapping
 
+from gradient_runtime_test.report.markdown import code_span
 from gradient_runtime_test.results import CellStatus, RunResult
 
 STATE_LIMIT_CHARS = 12_000
@@ -67,8 +69,9 @@ def encode(state: State, *, limit: int = STATE_LIMIT_CHARS) -> str:
 
 
 def decode(body: str) -> State | None:
-    """The state in a comment body; None when absent or unreadable."""
-    match = _STATE.search(body)
+    """The state in a comment body (its last line); None when absent or unreadable."""
+    lines = body.rstrip().rsplit("\n", 1)
+    match = _STATE.fullmatch(lines[-1].strip())
     if match is None:
         return None
     try:
@@ -116,6 +119,6 @@ def changes(baseline: Cells, now: Cells) -> Changes:
 
 
 def _line(machine: str, what: str, names: tuple[str, ...]) -> str:
-    shown = ", ".join(f"`{n}`" for n in names[:10])
+    shown = ", ".join(code_span(n) for n in names[:10])
     more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-    return f"`{machine}`: {what}" + (f" ({shown}{more})" if names else "")
+    return f"{code_span(machine)}: {what}" + (f" ({shown}{more})" if names else "")

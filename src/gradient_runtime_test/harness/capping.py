@@ -6,14 +6,16 @@ the cap are dropped, leaving the ``text/plain`` form. Per notebook (``notebook_c
 are kept in order while they fit the remaining budget; an image that does not fit is dropped,
 and an output that does not fit at all is replaced by a marker. Per bundle (``bundle_chars``):
 executed notebooks lose their outputs (largest first), then are dropped; tests never are, though
-their details may be shortened as a last resort. Every cut is listed in the payload's ``notes``.
+their details may be shortened as a last resort. Every cut is marked in the executed copy (a
+marker in truncated text, a stderr output at the end of a cell that lost outputs) and listed on
+the notebook's test (``cut``) and in the payload's ``notes``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict, List, MutableMapping, Tuple
+from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple
 
 from .bundle import encoded_chars
 
@@ -45,10 +47,38 @@ def cap_text(text: str, limit: int) -> str:
 
 @dataclasses.dataclass
 class _Counts:
+    """What was cut from one cell."""
+
     truncated: int = 0
-    rich_dropped: int = 0
-    images_dropped: int = 0
+    rich_dropped: List[str] = dataclasses.field(default_factory=list)  # "text/html, 52,000 chars"
+    images_dropped: List[str] = dataclasses.field(default_factory=list)
     outputs_dropped: int = 0
+
+    def describe(self, output_chars: int, notebook_chars: int) -> List[str]:
+        parts = []
+        if self.truncated:
+            parts.append(
+                "%d output(s) truncated to output_chars=%d" % (self.truncated, output_chars)
+            )
+        if self.rich_dropped:
+            parts.append(
+                "%s dropped: over output_chars=%d" % ("; ".join(self.rich_dropped), output_chars)
+            )
+        if self.images_dropped:
+            parts.append(
+                "%s dropped: notebook_chars=%d used up"
+                % ("; ".join(self.images_dropped), notebook_chars)
+            )
+        if self.outputs_dropped:
+            parts.append(
+                "%d output(s) dropped: notebook_chars=%d used up"
+                % (self.outputs_dropped, notebook_chars)
+            )
+        return parts
+
+
+def _what(mime: str, value: Any) -> str:
+    return "%s (%s characters)" % (mime, format(_size(value), ","))
 
 
 def _cap_output(out: Dict[str, Any], limit: int, counts: _Counts) -> Dict[str, Any]:
@@ -74,8 +104,7 @@ def _cap_output(out: Dict[str, Any], limit: int, counts: _Counts) -> Dict[str, A
                     data[mime] = cap_text(text, limit)
                     counts.truncated += 1
             elif not mime.startswith("image/") and _size(data[mime]) > limit:
-                del data[mime]
-                counts.rich_dropped += 1
+                counts.rich_dropped.append(_what(mime, data.pop(mime)))
         if not data:
             data["text/plain"] = "[output dropped by %s: over output_chars=%d]" % (BRAND, limit)
         out = dict(out, data=data)
@@ -90,7 +119,7 @@ def _fit_budget(out: Dict[str, Any], budget: int, counts: _Counts) -> Tuple[Dict
     data = out.get("data")
     if isinstance(data, dict) and any(m.startswith("image/") for m in data):
         kept = {m: v for m, v in data.items() if not m.startswith("image/")}
-        counts.images_dropped += len(data) - len(kept)
+        counts.images_dropped.extend(_what(m, v) for m, v in data.items() if m not in kept)
         if "text/plain" not in kept:
             kept["text/plain"] = "[image dropped by %s: notebook_chars budget used up]" % BRAND
         out = dict(out, data=kept)
@@ -101,53 +130,63 @@ def _fit_budget(out: Dict[str, Any], budget: int, counts: _Counts) -> Tuple[Dict
     return out, 0
 
 
-def cap_notebook(nb: MutableMapping[str, Any], output_chars: int, notebook_chars: int) -> List[str]:
-    """Cap ``nb``'s outputs in place; returns what was cut, as notes (empty if nothing)."""
-    counts = _Counts()
+MAX_CUT_ENTRIES = 20
+
+
+def cap_notebook(
+    nb: MutableMapping[str, Any],
+    output_chars: int,
+    notebook_chars: int,
+    position: Callable[[int], Optional[int]] = lambda index: index + 1,
+) -> List[str]:
+    """Cap ``nb``'s outputs in place; returns what was cut (empty if nothing), one entry per
+    cell, named ``cell <position(index)>``. A cell that lost outputs, images or rich data ends
+    with a stderr output saying what it lost; truncated text carries its own marker."""
     budget = notebook_chars
-    for cell in nb.get("cells", []):
+    cuts = []
+    for index, cell in enumerate(nb.get("cells", [])):
         if cell.get("cell_type") != "code":
             continue
+        counts = _Counts()
         kept = []
-        dropped = 0
         for original in cell.get("outputs", []):
             out, size = _fit_budget(_cap_output(original, output_chars, counts), budget, counts)
             if size:
                 kept.append(out)
                 budget -= size
-            else:
-                dropped += 1
-        if dropped:
-            kept.append(
-                {
-                    "output_type": "stream",
-                    "name": "stderr",
-                    "text": "[%d output(s) dropped by %s: notebook_chars=%d used up]\n"
-                    % (dropped, BRAND, notebook_chars),
-                }
-            )
+        parts = counts.describe(output_chars, notebook_chars)
+        if counts.rich_dropped or counts.images_dropped or counts.outputs_dropped:
+            lost = [p for p in parts if "truncated" not in p]
+            marker = "[cut by %s: %s]\n" % (BRAND, "; ".join(lost))
+            kept.append({"output_type": "stream", "name": "stderr", "text": marker})
         cell["outputs"] = kept
+        if parts:
+            at = position(index)
+            where = "cell %d" % at if at else "injected parameters cell"
+            cuts.append("%s: %s" % (where, "; ".join(parts)))
     widgets = nb.get("metadata", {}).get("widgets")
-    notes = []
     if widgets is not None and _size(widgets) > output_chars:
         del nb["metadata"]["widgets"]
-        notes.append("widget state dropped")
-    for count, what in (
-        (counts.truncated, "output(s) truncated to output_chars=%d" % output_chars),
-        (counts.rich_dropped, "rich output(s) over output_chars=%d dropped" % output_chars),
-        (counts.images_dropped, "image(s) dropped for notebook_chars=%d" % notebook_chars),
-        (counts.outputs_dropped, "output(s) dropped for notebook_chars=%d" % notebook_chars),
-    ):
-        if count:
-            notes.append("%d %s" % (count, what))
-    return notes
+        cuts.append("widget state dropped: over output_chars=%d" % output_chars)
+    if len(cuts) > MAX_CUT_ENTRIES:
+        cuts[MAX_CUT_ENTRIES - 1 :] = ["... and %d more" % (len(cuts) - MAX_CUT_ENTRIES + 1)]
+    return cuts
 
 
-def _strip_outputs(nb: MutableMapping[str, Any]) -> None:
+def _strip_outputs(nb: MutableMapping[str, Any], bundle_chars: int) -> None:
+    marker = "[outputs dropped by %s to fit bundle_chars=%d]\n" % (BRAND, bundle_chars)
     for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
+        if cell.get("cell_type") == "code" and cell.get("outputs"):
+            cell["outputs"] = [{"output_type": "stream", "name": "stderr", "text": marker}]
     nb.setdefault("metadata", {}).pop("widgets", None)
+
+
+def _cut(payload: Dict[str, Any], key: str, what: str) -> None:
+    """Record a cut of notebook ``key``'s copy in the notes and on its test."""
+    payload.setdefault("notes", []).append("notebooks[%s]: %s" % (key, what))
+    for test in payload.get("tests", []):
+        if test.get("name") == "notebooks/" + key:
+            test["cut"] = [*test.get("cut", []), what]
 
 
 def fit_bundle(payload: Dict[str, Any], bundle_chars: int) -> None:
@@ -158,13 +197,13 @@ def fit_bundle(payload: Dict[str, Any], bundle_chars: int) -> None:
     notebooks = payload.get("notebooks", {})
     by_size = sorted(notebooks, key=lambda key: -_size(notebooks[key]))
     for key in by_size:
-        _strip_outputs(notebooks[key])
-        notes.append("notebooks[%s]: outputs dropped to fit bundle_chars=%d" % (key, bundle_chars))
+        _strip_outputs(notebooks[key], bundle_chars)
+        _cut(payload, key, "all outputs dropped to fit bundle_chars=%d" % bundle_chars)
         if encoded_chars(payload) <= bundle_chars:
             return
     for key in by_size:
         del notebooks[key]
-        notes.append("notebooks[%s]: dropped to fit bundle_chars=%d" % (key, bundle_chars))
+        _cut(payload, key, "executed copy dropped to fit bundle_chars=%d" % bundle_chars)
         if encoded_chars(payload) <= bundle_chars:
             return
     for limit in (4000, 1000, 200):

@@ -19,7 +19,7 @@ from .kernelcode import CUDA_FRAMEWORKS, PROBE_HELPERS, parse_probe, probe_cuda,
 from .model import Recorder, Stopwatch, guarded, tail
 from .nbfile import stream_text
 from .proc import run_command, which
-from .protocol import Accelerator, Result, Spec, Status
+from .protocol import GPU_CHECKS, KERNEL_CHECKS, Accelerator, Result, Spec, Status
 from .schedule import Scheduler
 
 PROBE_KERNEL = "python3"
@@ -53,10 +53,10 @@ def finish_checks(spec: Spec, probe: Probe, env: Mapping[str, str], recorder: Re
     for command in spec.checks.commands:
         recorder.add(_command(command, env))
     terminal = {name: _terminal_python(name, env, recorder) for name in ("python3", "python")}
-    guarded(recorder, "checks/gpu", lambda: check_gpus(spec.machine, env, recorder))
+    guarded(recorder, GPU_CHECKS, lambda: check_gpus(spec.machine, env, recorder))
     guarded(
         recorder,
-        "checks/kernel",
+        KERNEL_CHECKS,
         lambda: _kernel_checks(spec, probe, recorder, terminal),
     )
     if spec.checks.gradient_cli:

@@ -12,9 +12,9 @@ import copy
 import math
 import time
 import warnings
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-from .engine import Failure, Job, Outcome, error_failure
+from .engine import Failure, Job, Outcome, cell_details, cell_timeout_text, judge_cell
 from .kernelcode import (
     INSTALL_EXIT_CODE_HOOK,
     READ_EXIT_CODES,
@@ -22,8 +22,8 @@ from .kernelcode import (
     needs_exit_code_check,
     parse_exit_codes,
 )
-from .model import Stopwatch, tail
-from .nbfile import stream_text
+from .model import Stopwatch
+from .nbfile import RAISES_TAG, stream_text, tags
 from .protocol import Status
 
 HIDDEN_TIMEOUT_S = 30
@@ -68,71 +68,121 @@ class NbclientEngine:
         )
         client.timeout_func = _Limit()
         outcomes: List[Outcome] = []
+        closing = None
         with contextlib.ExitStack() as stack:
             try:
                 stack.enter_context(client.setup_kernel(env=dict(job.env)))
             except Exception as exc:
                 return [Outcome(_plain(nb), _start_failure(job, exc), watch.elapsed())]
+            finally:
+                job.timing["kernel_start_s"] = watch.elapsed()
             # The kernel is ready: wait for a turn to run. Left before the kernel is shut down.
             stack.enter_context(job.slot)
             python = _language(client) == "python"
             if job.check_exit_codes and python:
-                _hidden(client, INSTALL_EXIT_CODE_HOOK)
+                _hidden(client, job, INSTALL_EXIT_CODE_HOOK)
             for run in range(job.runs):
                 if run:
                     nb = nbformat.from_dict(copy.deepcopy(job.nb))
                     client.nb = nb
                 run_watch = Stopwatch()
-                failure = self._run_cells(client, nb, job, python)
-                outcomes.append(Outcome(_plain(nb), failure, run_watch.elapsed()))
+                failure, early = _Run(client, nb, job, python).cells()
+                outcomes.append(Outcome(_plain(nb), failure, run_watch.elapsed(), early))
                 if failure is not None:
                     break
+            closing = Stopwatch()
+        if closing is not None:
+            job.timing["shutdown_s"] = closing.elapsed()
         return outcomes
 
-    def _run_cells(self, client: Any, nb: Any, job: Job, python: bool) -> Optional[Failure]:
-        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+class _Run:
+    """One run of a job's cells in the client's kernel."""
+
+    def __init__(self, client: Any, nb: Any, job: Job, python: bool) -> None:
+        self.client = client
+        self.nb = nb
+        self.job = job
+        self.python = python
+
+    def cells(self) -> Tuple[Optional[Failure], Optional[Tuple[int, Optional[int]]]]:
+        """(the failure, if any; (index, execution count) of a cell that ended the run early)."""
+        job = self.job
         deadline = time.monotonic() + job.timeout if job.timeout else None
         cell_limit = job.cell_timeout or math.inf
-        for index, cell in enumerate(nb.cells):
+        for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
             remaining = deadline - time.monotonic() if deadline is not None else math.inf
             if remaining <= 0:
-                return _notebook_timeout(job, index, cell, started=False)
+                return _notebook_timeout(job, index, cell, started=False), None
             limit = min(cell_limit, remaining)
-            client.timeout_func.seconds = None if limit == math.inf else max(0.1, limit)
-            try:
-                client.execute_cell(cell, index)
-            except CellTimeoutError:
-                if remaining < cell_limit:
-                    return _notebook_timeout(job, index, cell)
-                return Failure(
-                    Status.FAILED,
-                    "CellTimeoutError",
-                    "cell did not finish within its %g s limit (cell_timeout)"
-                    % (job.cell_timeout or 0),
-                    tail(stream_text(cell), 4000),
-                    index,
-                )
-            except DeadKernelError:
-                return _dead_kernel(index, cell)
-            except CellExecutionError as exc:
-                lines = str(exc).strip().splitlines() or [""]
-                return error_failure(nb, index) or Failure(
-                    Status.FAILED, "CellExecutionError", lines[-1], str(exc), index
-                )
-            if job.check_exit_codes and python and needs_exit_code_check(cell.source):
-                codes = parse_exit_codes(_hidden(client, READ_EXIT_CODES) or "")
-                if codes:
-                    return Failure(
-                        Status.FAILED,
-                        "ExitCodeError",
-                        describe_exit_codes(codes),
-                        tail(stream_text(cell), 4000),
-                        index,
-                    )
-        return None
+            self.client.timeout_func.seconds = None if limit == math.inf else max(0.1, limit)
+            failure, ended = self._cell(index, cell, cut_short=remaining < cell_limit)
+            if failure is not None:
+                return failure, None
+            if ended:
+                return None, (index, cell.get("execution_count"))
+        return None, None
+
+    def _cell(self, index: int, cell: Any, cut_short: bool) -> Tuple[Optional[Failure], bool]:
+        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+        job = self.job
+        reply = None
+        watch = Stopwatch()
+        try:
+            self.client.execute_cell(cell, index)
+        except CellTimeoutError:
+            if cut_short:
+                return _notebook_timeout(job, index, cell), False
+            return _cell_failure("CellTimeoutError", cell_timeout_text(job), index, cell), False
+        except DeadKernelError:
+            dead = _cell_failure(*_DEAD, index, cell)
+            dead.execution_count = None  # whether the kernel said it before dying is a race
+            return dead, False
+        except CellExecutionError as exc:
+            reply = (str(getattr(exc, "ename", "CellExecutionError")), _evalue(exc))
+        finally:
+            _add(job, "cells_s", watch.elapsed())
+        allowed = job.allow_errors or RAISES_TAG in tags(cell)
+        failure, ended = judge_cell(cell, index, allowed=allowed, reply=reply)
+        if failure is None and not ended and self._exit_codes_to_check(cell):
+            codes = parse_exit_codes(_hidden(self.client, job, READ_EXIT_CODES) or "")
+            if codes:
+                failure = _cell_failure("ExitCodeError", describe_exit_codes(codes), index, cell)
+        return failure, ended
+
+    def _exit_codes_to_check(self, cell: Any) -> bool:
+        return self.job.check_exit_codes and self.python and needs_exit_code_check(cell.source)
+
+
+_DEAD = ("DeadKernelError", "the kernel died while running this cell")
+
+
+def _evalue(exc: Exception) -> str:
+    """A CellExecutionError's exception value (older nbclient: the message's last line)."""
+    value = getattr(exc, "evalue", None)
+    if isinstance(value, str):
+        return value
+    lines = str(exc).strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _add(job: Job, key: str, seconds: float) -> None:
+    job.timing[key] = job.timing.get(key, 0.0) + seconds
+
+
+def _cell_failure(ename: str, evalue: str, index: int, cell: Any) -> Failure:
+    count = cell.get("execution_count")
+    return Failure(
+        Status.FAILED,
+        ename,
+        evalue,
+        cell_details(cell),
+        index,
+        count if isinstance(count, int) else None,
+    )
 
 
 class _Limit:
@@ -145,7 +195,7 @@ class _Limit:
         return self.seconds
 
 
-def _hidden(client: Any, code: str) -> Optional[str]:
+def _hidden(client: Any, job: Job, code: str) -> Optional[str]:
     """Run ``code`` in the kernel outside the notebook (no history); its stdout, or None."""
     from nbformat import v4
 
@@ -154,6 +204,7 @@ def _hidden(client: Any, code: str) -> Optional[str]:
     client.nb.cells.append(cell)
     saved = client.timeout_func.seconds
     client.timeout_func.seconds = HIDDEN_TIMEOUT_S
+    watch = Stopwatch()
     try:
         client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
     except Exception:
@@ -161,6 +212,7 @@ def _hidden(client: Any, code: str) -> Optional[str]:
     finally:
         client.timeout_func.seconds = saved
         client.nb.cells.pop()
+        _add(job, "hidden_s", watch.elapsed())
     return stream_text(cell)
 
 
@@ -174,7 +226,7 @@ def _language(client: Any) -> str:
 def _start_failure(job: Job, exc: Exception) -> Failure:
     if type(exc).__name__ == "NoSuchKernel":
         return Failure(
-            Status.ERROR,
+            Status.FAILED,
             "NoSuchKernel",
             "no kernelspec named %r (available: %s)" % (job.kernel_name, _kernelspecs()),
         )
@@ -195,24 +247,14 @@ def _kernelspecs() -> str:
 
 
 def _notebook_timeout(job: Job, index: int, cell: Any, started: bool = True) -> Failure:
-    return Failure(
-        Status.FAILED,
-        "NotebookTimeout",
-        "notebook did not finish within its %g s limit (timeout); %s"
-        % (job.timeout or 0, "this cell was running" if started else "this cell was next"),
-        tail(stream_text(cell), 4000),
-        index,
+    value = "notebook did not finish within its %g s limit (timeout); %s" % (
+        job.timeout or 0,
+        "this cell was running" if started else "this cell was next",
     )
-
-
-def _dead_kernel(index: int, cell: Any) -> Failure:
-    return Failure(
-        Status.FAILED,
-        "DeadKernelError",
-        "the kernel died while running this cell",
-        tail(stream_text(cell), 4000),
-        index,
-    )
+    failure = _cell_failure("NotebookTimeout", value, index, cell)
+    if not started:
+        failure.execution_count = None
+    return failure
 
 
 def _plain(nb: Any) -> Dict[str, Any]:

@@ -75,21 +75,65 @@ def chdir(path: str) -> str:
     return "import os as _grt_os\n_grt_os.chdir(%r)\ndel _grt_os\n" % path
 
 
-def count_cells(progress_file: str) -> str:
-    """Counts executed cells into ``progress_file`` (tells which cell a dead kernel was in)."""
-    return (
-        r"""
-def _grt_progress():
-    state = {"n": 0}
+RESET_MARK = "#grt-reset"
+
+# For the nbconvert fallback, which runs every cell (``--allow-errors``). Cells are known by
+# their prompt number (``In [n]``): every top-level cell takes the next one, the hidden cells
+# included (the first is 1), while code that a magic runs (``%%capture``) takes none. Writes the
+# number of the cell that starts into a progress file (tells which cell a dead kernel was in);
+# records errors that reached the kernel's reply (a missing magic's UsageError has no error
+# output) as JSON lines; and once a cell ends the notebook (a clean SystemExit) or fails it (an
+# error and its number not in ``allowed``), turns every later cell into nothing, up to a reset.
+_TRACK = (
+    r"""
+def _grt_track(progress, errors, allowed):
+    import json
+    ip = get_ipython()
+    state = {"stop": None}
+    ip._grt_state = state
     def pre_run_cell(*args):
-        state["n"] += 1
-        with open(%r, "w") as f:
-            f.write(str(state["n"]))
-    get_ipython().events.register("pre_run_cell", pre_run_cell)
-_grt_progress()
-del _grt_progress
+        with open(progress, "w") as f:
+            f.write(str(ip.execution_count))
+    def post_run_cell(result=None):
+        error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+        n = getattr(result, "execution_count", None)
+        if error is None or n is None:
+            return
+        name = type(error).__name__
+        with open(errors, "a") as f:
+            f.write(json.dumps({"n": n, "ename": name, "evalue": str(error)}) + "\n")
+        if name == "SystemExit" and str(error) in ("", "0", "None", "False"):
+            state["stop"] = "exit"
+        elif n not in allowed:
+            state["stop"] = "failed"
+    def stop(lines):
+        if state["stop"] and not (lines and lines[0].startswith("%s")):
+            return []
+        return lines
+    ip.events.register("pre_run_cell", pre_run_cell)
+    ip.events.register("post_run_cell", post_run_cell)
+    if hasattr(ip, "input_transformers_post"):
+        ip.input_transformers_post.append(stop)
 """
-        % progress_file
+    % RESET_MARK
+)
+
+# Between runs: a notebook that ended early runs again in full.
+RESET = (
+    RESET_MARK
+    + """
+if get_ipython()._grt_state["stop"] == "exit":
+    get_ipython()._grt_state["stop"] = None
+"""
+)
+
+
+def track_cells(progress_file: str, errors_file: str, allowed: List[int]) -> str:
+    """Installs the tracker above (``allowed``: prompt numbers of the cells that may raise)."""
+    return _TRACK + "_grt_track(%r, %r, %r)\ndel _grt_track\n" % (
+        progress_file,
+        errors_file,
+        set(allowed),
     )
 
 

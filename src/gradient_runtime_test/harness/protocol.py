@@ -14,7 +14,7 @@ import dataclasses
 import enum
 import json
 import re
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 SCHEMA = 1  # of the spec and of the payload
 
@@ -95,12 +95,15 @@ class NotebookEntry:
 
     path: str  # relative to the workspace
     timeout: float = NOTEBOOK_TIMEOUT_S  # whole notebook, seconds
-    cell_timeout: float = CELL_TIMEOUT_S
+    # Per cell, seconds; None: the notebook's ``metadata.execution.timeout``, else CELL_TIMEOUT_S.
+    cell_timeout: Optional[float] = None
     rerun: bool = False  # run it a second time in the same kernel
     skip: Optional[str] = None  # the reason it is not run
     parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # papermill-style
     check_exit_codes: bool = True  # a `!cmd` exiting non-zero fails the notebook
     kernel: Optional[str] = None  # kernelspec override
+    # Error outputs do not fail the notebook; None: ``metadata.execution.allow_errors``, else no.
+    allow_errors: Optional[bool] = None
 
     @property
     def test_name(self) -> str:
@@ -153,6 +156,12 @@ def encode_spec_arg(data: Mapping[str, Any]) -> str:
 # --- results ---------------------------------------------------------------------------------
 
 
+# A notebook's ``timing``: seconds starting its kernel, waiting (kernel ready) for a turn to run,
+# in its cells (every run), in the harness's hidden cells (exit-code checks), shutting the kernel
+# down, and in all (the notebook's wall time, waiting included; the rest is the engine's own).
+TIMING_KEYS = ("kernel_start_s", "waiting_s", "cells_s", "hidden_s", "shutdown_s", "total_s")
+
+
 class Status(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"  # the runtime misbehaved
@@ -171,15 +180,29 @@ class Result:
     message: str = ""
     details: str = ""
     duration_s: float = 0.0
+    # Notebooks only (left out of the JSON when unset):
+    cell: Optional[int] = None  # the cell the message names: 1-based among all the file's cells
+    timing: Optional[Mapping[str, float]] = None  # where the time went (TIMING_KEYS), seconds
+    cut: Tuple[str, ...] = ()  # what was cut from the executed copy (outputs, images)
+    warnings: Tuple[str, ...] = ()  # e.g. far more time outside the cells than in them
 
     def to_json(self) -> Dict[str, Any]:
-        return {
+        data: Dict[str, Any] = {
             "name": self.name,
             "status": self.status.value,
             "duration_s": round(self.duration_s, 3),
             "message": self.message,
             "details": self.details,
         }
+        if self.cell is not None:
+            data["cell"] = self.cell
+        if self.timing is not None:
+            data["timing"] = {k: round(v, 3) for k, v in self.timing.items()}
+        if self.cut:
+            data["cut"] = list(self.cut)
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
     def __repr__(self) -> str:
         return "Result(%r, %s, %r)" % (self.name, self.status.value, self.message)
@@ -212,3 +235,128 @@ def payload(
     if notes:
         data["notes"] = list(notes)
     return data
+
+
+# --- what a payload must answer --------------------------------------------------------------
+#
+# A payload answers its spec when its ``tests`` hold exactly the names the spec asks for, each
+# once and with a status. The orchestrator checks every cell's payload (``expected_tests``):
+# anything missing, extra or repeated makes the cell ``error``, never ``passed``.
+
+RERUN = "[rerun]"  # suffix of a notebook's second run: notebooks/<path>[rerun]
+ANY = "*"  # an expected name ending in it stands for the names it starts
+HARNESS_ERRORS = "harness/" + ANY  # harness/spec, harness/internal: the harness itself broke
+# Steps of the harness that, when they break, record one error under their own name in place of
+# the results they did not get to (``model.guarded``), and the names they stand in for.
+GPU_CHECKS = "checks/gpu"
+KERNEL_CHECKS = "checks/kernel"
+GUARDED = {
+    GPU_CHECKS: ("checks/gpu.",),
+    KERNEL_CHECKS: ("checks/python.kernel", "checks/import.", "checks/cuda."),
+}
+_SHOWN_NAMES = 5  # names listed per problem
+_NAME_CHARS = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpectedTests:
+    """The test names a payload must carry to answer a spec (see ``expected_tests``).
+
+    ``required``: each exactly once; one ending in ``ANY`` wants at least one name it starts.
+    ``optional``: at most once each (ending in ``ANY``: any names it starts). A required name
+    may be missing only where an ``error`` stands in for it: a ``harness/`` error for any name,
+    a guarded step's error for its names (``GUARDED``), a notebook's error for its ``[rerun]``.
+    """
+
+    required: Tuple[str, ...] = ()
+    optional: Tuple[str, ...] = ()
+
+    def problems(self, tests: Any) -> List[str]:
+        """What keeps ``tests`` (a payload's raw ``tests`` value) from answering; [] if nothing."""
+        if not isinstance(tests, list):
+            return ["no list of tests"]
+        counts, errors, bad = _tally(tests)
+        found = [
+            _listed("without a valid status", bad),
+            _listed("missing", [n for n in self.required if not _answered(n, counts, errors)]),
+            _listed("unexpected", [n for n in counts if not self._allows(n)]),
+            _listed("repeated", [n for n, k in counts.items() if k > 1]),
+        ]
+        return [problem for problem in found if problem]
+
+    def stood_in(self, tests: Any) -> List[str]:
+        """The required names an error stands in for (missing, yet not a problem): the payload
+        answers, but what a broken step did not record has no verdict."""
+        counts, _, _ = _tally(tests if isinstance(tests, list) else [])
+        return [n for n in self.required if not any(_matches(name, n) for name in counts)]
+
+    def _allows(self, name: str) -> bool:
+        return any(_matches(name, entry) for entry in self.required + self.optional)
+
+
+def _tally(tests: List[Any]) -> Tuple[Dict[str, int], Set[str], List[str]]:
+    """How often each name comes, the names with an error, the entries without name or status."""
+    counts: Dict[str, int] = {}
+    errors: Set[str] = set()
+    bad: List[str] = []
+    for i, test in enumerate(tests):
+        name = test.get("name") if isinstance(test, dict) else None
+        status = test.get("status") if isinstance(test, dict) else None
+        if not isinstance(name, str) or status not in _STATUSES:
+            bad.append(name if isinstance(name, str) else "tests[%d]" % i)
+            continue
+        counts[name] = counts.get(name, 0) + 1
+        if status == Status.ERROR.value:
+            errors.add(name)
+    return counts, errors, bad
+
+
+_STATUSES = tuple(s.value for s in Status)
+
+
+def _matches(name: str, entry: str) -> bool:
+    return name.startswith(entry[:-1]) if entry.endswith(ANY) else name == entry
+
+
+def _answered(wanted: str, counts: Mapping[str, int], errors: AbstractSet[str]) -> bool:
+    """Whether the required ``wanted`` is there, or an error stands in for it."""
+    if any(_matches(name, wanted) for name in counts):
+        return True
+    if any(_matches(name, HARNESS_ERRORS) for name in errors):
+        return True
+    if wanted.endswith(RERUN) and wanted[: -len(RERUN)] in errors:
+        return True
+    return any(guard in errors and wanted.startswith(covered) for guard, covered in GUARDED.items())
+
+
+def _listed(what: str, names: Sequence[str]) -> str:
+    if not names:
+        return ""
+    shown = [n if len(n) <= _NAME_CHARS else n[: _NAME_CHARS - 3] + "..." for n in names]
+    more = len(shown) - _SHOWN_NAMES
+    text = "%s %s" % (what, ", ".join(shown[:_SHOWN_NAMES]))
+    return text + (" and %d more" % more if more > 0 else "")
+
+
+def expected_tests(spec: Spec) -> ExpectedTests:
+    """The tests a payload must carry to answer ``spec``: what the harness records for it."""
+    checks, gpu = spec.checks, spec.machine.accelerator is Accelerator.GPU
+    required = ["checks/command." + name for name in checks.commands]
+    required += ["checks/python.python3", "checks/python.python", "checks/gpu.count"]
+    if gpu:
+        required += ["checks/gpu.visible", "checks/gpu.model", "checks/gpu.memory"]
+    required.append("checks/python.kernel")
+    modules = checks.imports + checks.optional_imports
+    required += ["checks/import." + m for i, m in enumerate(modules) if m not in modules[:i]]
+    required.append("checks/cuda." + ANY if gpu else "checks/cuda.sanity")
+    if checks.gradient_cli:
+        required.append("checks/gradient.cli")
+    required.append("checks/disk.free")
+    for entry in spec.notebooks:
+        required.append(entry.test_name)
+        if entry.rerun:
+            required.append(entry.test_name + RERUN)
+    optional = [GPU_CHECKS, KERNEL_CHECKS, HARNESS_ERRORS]
+    if gpu:  # multi-GPU machines, or more GPUs visible than expected
+        optional.append("checks/gpu.topology")
+    return ExpectedTests(required=tuple(required), optional=tuple(optional))

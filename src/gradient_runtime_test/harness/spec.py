@@ -279,6 +279,7 @@ _RULES: Dict[Any, Dict[str, Rule]] = {
         "parameters": _parameters,
         "check_exit_codes": _boolean,
         "kernel": _string(KERNEL),
+        "allow_errors": _boolean,
     },
     Caps: {
         "output_chars": _whole(1),

@@ -53,12 +53,12 @@ def parse_machines(data: Any, reader: Reader) -> dict[str, Machine]:
         entry = reader.mapping(spec, path, _MACHINE_KEYS, required=("accelerator",))
         if entry is None or "accelerator" not in entry:
             continue
-        kind = entry["accelerator"]
-        if kind not in {a.value for a in Accelerator}:
-            reader.problem(
-                (*path, "accelerator"),
-                unknown("accelerator", str(kind), [a.value for a in Accelerator]),
-            )
+        kinds = [a.value for a in Accelerator]
+        kind = reader.string(entry["accelerator"], (*path, "accelerator"), valid=", ".join(kinds))
+        if kind is None:
+            continue
+        if kind not in kinds:
+            reader.problem((*path, "accelerator"), unknown("accelerator", kind, kinds))
             continue
         accelerator = Accelerator(kind)
         count = 0
@@ -180,3 +180,22 @@ def _parse_file(
     result = parse(data, reader)
     problems.extend(reader.sorted_problems())
     return None if reader.problems else result
+
+
+def runtime_problem(
+    root: Path, slug: str, path: yamlnodes.Path_, message: str, *, display_base: Path | None = None
+) -> str:
+    """A problem with runtime `slug` found once the catalogue is loaded (`grt validate`'s checks
+    of what a run would do), in the same `file:line: field: what is wrong` form."""
+    folder = root / "runtimes"
+    file = next(
+        (f for f in (folder / f"{slug}.yaml", folder / f"{slug}.yml") if f.is_file()),
+        folder / f"{slug}.yaml",
+    )
+    try:
+        _, lines = yamlnodes.load(file.read_bytes())
+    except (OSError, yamlnodes.YamlProblem):
+        lines = {}
+    reader = Reader(display=_display(file, display_base), lines=lines, problems=[])
+    reader.problem(path, message)
+    return reader.problems[0]

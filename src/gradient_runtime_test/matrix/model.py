@@ -24,10 +24,66 @@ DEFAULT_SHUTDOWN_TIMEOUT_H = 6
 MAX_TIMEOUT_S = 86_400
 MAX_SHUTDOWN_TIMEOUT_H = 168
 
-# Variables a runtime may not set: they are ours, or they would carry a secret into the notebook.
-RESERVED_ENV = frozenset(
-    {"PAPERSPACE_API_KEY", "GITHUB_TOKEN", "GH_TOKEN", "PATH", "HOME", "PYTHONPATH", "LD_PRELOAD"}
-)
+# Variables a runtime may not set (README "Matrices"), compared ignoring case: names that are
+# ours or the platform's, names that make a loader, shell or interpreter run other code than the
+# one asked for (the harness runs under this environment too), and names that look like secrets
+# (a matrix file is no place for one, and the notebook's code can read its environment).
+ENV_REFUSED: Mapping[str, tuple[str, ...]] = {
+    "set by grt or the platform": ("PATH", "HOME", "GRT_*"),
+    "changes the code a program loads or runs": (
+        "LD_*",
+        "DYLD_*",
+        "ENV",
+        "BASH_ENV",
+        "BASHOPTS",
+        "SHELLOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "IFS",
+        "CDPATH",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONINSPECT",
+        "PYTHONUSERBASE",
+        "PYTHONEXECUTABLE",
+        "PYTHONPLATLIBDIR",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "PERL5OPT",
+        "PERL5LIB",
+        "PERLLIB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "GIT_*",
+    ),
+    "looks like a secret": (
+        "TOKEN",
+        "*_TOKEN",
+        "*_TOKEN_*",
+        "KEY",
+        "*_KEY",
+        "*APIKEY*",
+        "*SECRET*",
+        "*PASSWORD*",
+        "*PASSWD*",
+        "*CREDENTIAL*",
+    ),
+}
+_REFUSED = [
+    (re.compile("^" + re.escape(pattern).replace(r"\*", ".*") + "$", re.IGNORECASE), why)
+    for why, patterns in ENV_REFUSED.items()
+    for pattern in patterns
+]
+
+
+def env_refusal(name: str) -> str | None:
+    """Why a runtime may not set the variable `name`, or None when it may."""
+    return next((why for pattern, why in _REFUSED if pattern.match(name)), None)
+
 
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -37,7 +93,8 @@ CLUSTER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MACHINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 TEST_NAME = re.compile(r"^(checks|notebooks|harness)/\S.*$")
-WORKSPACE_URL = re.compile(r"^(https?|file)://[^\s'\"`$;|&<>\\]+$")
+WORKSPACE_URL = re.compile(r"^https://[^\s'\"`$;|&<>\\]+$")
+WORKSPACE_PATH = re.compile(r"^(?![/-])[A-Za-z0-9._/-]+$")  # relative to the matrices folder
 
 # The same values are valid in a matrix and on the command line (settings.py checks the flags).
 

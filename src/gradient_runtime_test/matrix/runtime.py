@@ -13,7 +13,6 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ..harness.protocol import (
-    CELL_TIMEOUT_S,
     COMMAND,
     IDENTIFIER,
     KERNEL,
@@ -34,12 +33,13 @@ from .model import (
     MAX_SHUTDOWN_TIMEOUT_H,
     MAX_TIMEOUT_S,
     REF,
-    RESERVED_ENV,
     TEST_NAME,
+    WORKSPACE_PATH,
     WORKSPACE_URL,
     ExpectedFailure,
     Machine,
     Runtime,
+    env_refusal,
 )
 from .reader import Reader, kind_of, short, unknown
 
@@ -162,11 +162,12 @@ def _workspace(value: Any, reader: Reader) -> str | None:
     text = reader.string(value, ("workspace",), max_len=500)
     if text is None:
         return None
-    if WORKSPACE_URL.match(text) or re.match(r"^[A-Za-z0-9._/-]+$", text):
+    if WORKSPACE_URL.match(text) or WORKSPACE_PATH.match(text):
         return text
     reader.problem(
         ("workspace",),
-        f"{short(text)} is not valid (valid: an https:// git URL or a relative path)",
+        f"{short(text)} is not valid (valid: an https:// git URL, or a path relative to the"
+        " matrices folder)",
     )
     return None
 
@@ -255,6 +256,8 @@ def _notebook_options(
     for flag in ("rerun", "check_exit_codes"):
         if flag in entry:
             options[flag] = reader.boolean(entry[flag], (*path, flag))
+    if entry.get("allow_errors") is not None:  # null: the notebook's own metadata decides
+        options["allow_errors"] = reader.boolean(entry["allow_errors"], (*path, "allow_errors"))
     if entry.get("skip") is not None:
         options["skip"] = reader.string(
             entry["skip"], (*path, "skip"), valid="the reason the notebook is skipped"
@@ -276,16 +279,16 @@ def _notebook_options(
 def _timeouts(
     entry: Mapping[str, Any], path: yamlnodes.Path_, reader: Reader
 ) -> tuple[int | None, int | None]:
-    """The whole-notebook and per-cell limits (a cell's never longer than its notebook's)."""
+    """The whole-notebook and per-cell limits (a cell's never longer than its notebook's). An
+    absent `cell_timeout` stays None: the notebook's own `metadata.execution.timeout` applies,
+    else the protocol's default, within the notebook's limit."""
     timeout = reader.integer(
         entry.get("timeout", NOTEBOOK_TIMEOUT_S), (*path, "timeout"), 1, MAX_TIMEOUT_S, " seconds"
     )
+    if entry.get("cell_timeout") is None:
+        return timeout, None
     cell_timeout = reader.integer(
-        entry.get("cell_timeout", min(CELL_TIMEOUT_S, timeout or CELL_TIMEOUT_S)),
-        (*path, "cell_timeout"),
-        1,
-        MAX_TIMEOUT_S,
-        " seconds",
+        entry["cell_timeout"], (*path, "cell_timeout"), 1, MAX_TIMEOUT_S, " seconds"
     )
     if timeout and cell_timeout and cell_timeout > timeout:
         reader.problem(
@@ -355,10 +358,12 @@ def _environment(value: Any, reader: Reader) -> dict[str, str]:
                 f"{short(key)} is not a valid variable name (valid: letters, digits, _, not starting with a digit)",
             )
             continue
-        if key in RESERVED_ENV or key.startswith("GRT_"):
+        refused = env_refusal(key)
+        if refused is not None:
             reader.problem(
                 path,
-                f"'{key}' may not be set by a runtime (reserved: {', '.join(sorted(RESERVED_ENV))}, GRT_*)",
+                f"'{key}' may not be set by a runtime: it {refused}"
+                ' (valid: a name the README\'s "Matrices" section does not refuse)',
             )
             continue
         if not isinstance(item, str):

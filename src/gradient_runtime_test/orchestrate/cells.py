@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from ..harness.protocol import ExpectedTests
 from ..providers.base import Handle, Launch, NotebookState
 from ..results import CellResult, TestResult, cost
 
@@ -20,6 +21,7 @@ class Job:
     launch: Launch
     bundle_id: str
     run_timeout_s: float  # from Running to a complete bundle
+    expected_tests: ExpectedTests  # what the harness's result must answer (from the spec)
     expected_failures: tuple[tuple[str, str], ...] = ()
     price_per_hour: float | None = None  # USD; None: unknown (counted as 0 against a budget)
     expected_s: float = 0.0  # how long the cell is expected to bill, for the cost estimate
@@ -51,6 +53,12 @@ class Live:
     log: list[str] = dataclasses.field(default_factory=list)
     log_error: str | None = None  # why the last log read failed
     log_failing_since: float | None = None  # when reading the logs of the ended notebook failed
+    attempts: int = 0  # earlier tries of this job that the platform had no machine for
+    unknown_since: float | None = None  # since when the provider does not know its state
+    ended_since: float | None = None  # since when the platform shows it ended
+    truncated_since: float | None = None  # since when its log ends a bundle with chunks missing
+    rewind: bool = False  # its log is to be read again from the start, at the next read
+    rewound: bool = False  # it was
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,9 +75,9 @@ class Findings:
     def from_payload(cls, payload: Mapping[str, Any]) -> Findings:
         return cls(
             tests=tuple(TestResult.from_json(t) for t in payload.get("tests", ())),
-            environment=payload.get("environment") or {},
-            metrics=payload.get("metrics") or {},
-            notebooks=payload.get("notebooks") or {},
+            environment=_mapping(payload.get("environment")),
+            metrics=_mapping(payload.get("metrics")),
+            notebooks=_mapping(payload.get("notebooks")),
             harness_s=_harness_seconds(payload),
         )
 
@@ -90,10 +98,17 @@ class Leftover:
     machine: str
     notebook_id: str
     what: str  # "may still be running" | "was stopped but not deleted"
+    run_id: str = ""
 
     @property
     def message(self) -> str:
-        return f"notebook {self.notebook_id} ({self.machine}) {self.what}: `grt sweep` stops and deletes it"
+        sweep = f"grt sweep --run {self.run_id}" if self.run_id else "grt sweep"
+        return f"notebook {self.notebook_id} ({self.machine}) {self.what}: `{sweep}` stops and deletes it"
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """An object of the payload; anything else (a forged or broken payload) counts as none."""
+    return value if isinstance(value, dict) else {}
 
 
 def _harness_seconds(payload: Mapping[str, Any]) -> float | None:

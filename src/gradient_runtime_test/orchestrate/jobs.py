@@ -4,7 +4,7 @@ the unique name and the tags. Pure: the one place a cell becomes a `Job`."""
 from __future__ import annotations
 
 from ..command import notebook_command, notebook_spec
-from ..harness.protocol import Keep
+from ..harness.protocol import Keep, expected_tests
 from ..plan import Cell
 from ..providers import naming
 from ..providers.base import Launch, Provider
@@ -63,6 +63,7 @@ def make_job(
         launch=launch,
         bundle_id=bundle_id,
         run_timeout_s=notebooks_s + CHECKS_MARGIN_S,
+        expected_tests=expected_tests(spec),
         expected_failures=tuple((f.machine, f.test) for f in runtime.expected_failures),
         price_per_hour=price_per_hour,
         expected_s=expected_s,

@@ -9,6 +9,12 @@ read when it ends (the harness ends its own notebook once its bundle is out), an
 only now and then, as a safety net, unless the keep policy may keep it running. Creates, log reads
 and the stop/metrics/delete of finished cells go out concurrently, and a slot freed by a cell is
 refilled in the same poll.
+
+The platform as it really behaves (recovery.py): an API failing without a break for
+`api_outage_s` ends every cell left as an error; a preempted notebook's job runs again like one
+without capacity; a state the provider does not know is treated as ended after `unknown_state_s`;
+a bundle short of chunks is read again from the log's first line once; a create refused in words
+nobody recognises waits once for a slot while notebooks of the run are up.
 """
 
 from __future__ import annotations
@@ -23,20 +29,35 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..harness import bundle as bundle_codec
-from ..harness.protocol import keeps
-from ..providers.base import CapacityError, NotebookState, Provider, RunningLimitError
+from ..harness.protocol import ExpectedTests, keeps
+from ..providers import naming
+from ..providers.base import (
+    CapacityError,
+    NotebookState,
+    Provider,
+    RefusedError,
+    RunningLimitError,
+    TransientError,
+)
 from ..results import CellResult, CellStatus, TestStatus, apply_expected_failures
 from . import budget
 from .cells import Findings, Job, Leftover, Live, Outcome, Settled
 from .ending import STILL_RUNNING, Ender
 from .options import Options
+from .recovery import Outage, SlotWaits, read_whole_log
 
 LOG_TAIL_LINES = 30
 IO_WORKERS = 16  # concurrent provider calls (creates, log reads, stops and deletes)
-_ENDED = (NotebookState.STOPPED, NotebookState.FAILED, NotebookState.GONE)
+_ENDED = (
+    NotebookState.STOPPED,
+    NotebookState.FAILED,
+    NotebookState.PREEMPTED,
+    NotebookState.GONE,
+)
 
 Progress = Callable[[str, CellStatus, str], None]
-Queue = collections.deque[tuple[Job, int, float]]  # (job, capacity retries so far, not before)
+# (job, tries so far the platform had no machine for (capacity, preemption), not before)
+Queue = collections.deque[tuple[Job, int, float]]
 
 
 @dataclasses.dataclass
@@ -79,6 +100,11 @@ class Orchestrator:
         self._io: concurrent.futures.ThreadPoolExecutor | None = None
         self._budget = None if options.max_cost_usd is None else budget.Budget(options.max_cost_usd)
         self._budget_looked: float | None = None  # when the budget was last looked at
+        self._queue: Queue = collections.deque()
+        self._outage = Outage(options.api_outage_s)
+        self._slots = SlotWaits()
+        # notebooks ended without a result to record (preempted: the job runs again)
+        self._discarded: list[tuple[Live, concurrent.futures.Future[Settled]]] = []
 
     def outcome(self, machine: str) -> Outcome | None:
         """The finished cell on `machine`, if it has finished."""
@@ -89,6 +115,7 @@ class Orchestrator:
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
         """Run every job; return one outcome per job, in the jobs' order."""
         queue: Queue = collections.deque((j, 0, 0.0) for j in jobs)
+        self._queue = queue
         for job in jobs:
             self.progress(job.machine, CellStatus.QUEUED, "")
         blocked_until = 0.0
@@ -145,6 +172,9 @@ class Orchestrator:
         """Create notebooks for queued jobs while slots are free; returns until when a full
         running limit blocks further creates."""
         now = self.clock()
+        if self._outage.reason is not None:
+            self._give_up_queued(queue, self._outage.reason)
+            return blocked_until
         if now < blocked_until:
             return blocked_until
         batch: list[tuple[Job, int, float]] = []
@@ -152,27 +182,40 @@ class Orchestrator:
         free = self.options.max_parallel - self._busy()
         while queue and len(batch) < free:
             item = queue.popleft()
-            wait = now < item[2] or not self._affords(item[0], [j for j, _, _ in batch], now)
-            (deferred if wait else batch).append(item)
+            waiting = (
+                now < item[2]
+                or self._slots.waiting(item[0].machine)
+                or not self._affords(item[0], [j for j, _, _ in batch], now)
+            )
+            (deferred if waiting else batch).append(item)
         for job, _, _ in batch:
             self.progress(job.machine, CellStatus.STARTING, "creating notebook")
         created = self._map(lambda item: self.provider.create(item[0].launch), batch)
-        limited = []
+        limited, refused = [], []
         for item, (handle, error) in zip(batch, created, strict=True):
             job, attempts, _ = item
+            if not isinstance(error, TransientError):
+                self._outage.answered()
             if error is None:
-                self._live[job.machine] = Live(job=job, handle=handle, created_at=self.clock())
+                live = Live(job=job, handle=handle, created_at=self.clock(), attempts=attempts)
+                self._live[job.machine] = live
             elif isinstance(error, RunningLimitError):
                 limited.append(item)
                 self.progress(job.machine, CellStatus.QUEUED, f"waiting: {error.message}")
             elif isinstance(error, CapacityError):
                 self._unavailable(job, attempts, error, deferred, now)
+            elif isinstance(error, RefusedError):
+                refused.append((item, error))
             elif isinstance(error, ProviderError):
+                if isinstance(error, TransientError):
+                    self._outage.failed(now, self.clock(), self.provider.name, error.message)
                 self._finish_without_notebook(
                     job, CellStatus.ERROR, f"create failed: {error.message}"
                 )
             else:
                 raise error
+        for item, error in refused:  # once this batch's notebooks count as ours
+            self._refused(item, error, self._busy(), deferred)
         if limited:
             queue.extendleft(reversed(limited))
             blocked_until = now + self.options.running_limit_delay_s
@@ -194,24 +237,58 @@ class Orchestrator:
         else:
             self._finish_without_notebook(job, CellStatus.UNAVAILABLE, error.message)
 
+    def _refused(
+        self,
+        item: tuple[Job, int, float],
+        error: RefusedError,
+        busy: int,
+        deferred: list[tuple[Job, int, float]],
+    ) -> None:
+        """A create refused in words not recognised: while notebooks of this run are up it may be
+        a running limit, so wait once for one of them to finish; else an error, the platform's
+        words kept verbatim in the reason."""
+        job = item[0]
+        if self._slots.wait(job.machine, busy, error.message):
+            deferred.append(item)
+            self.progress(job.machine, CellStatus.QUEUED, f"waiting for a slot: {error.message}")
+            return
+        first = self._slots.first_refusal(job.machine)
+        if first is None:
+            reason = f"create refused: {error.message}"
+        else:
+            reason = f"create refused (again, after waiting for a slot): {error.message}"
+            reason += f" (first: {first})" if first != error.message else ""
+        self._finish_without_notebook(job, CellStatus.ERROR, reason)
+
+    def _give_up_queued(self, queue: Queue, reason: str) -> None:
+        while queue:
+            job, _, _ = queue.popleft()
+            if job.machine not in self._done:
+                self._finish_without_notebook(job, CellStatus.ERROR, reason)
+
     # --- polling --------------------------------------------------------------------------------
 
     def _poll(self) -> None:
         live = list(self._live.values())
+        started = self.clock()
         try:
             states = self.provider.states([cell.handle for cell in live])
-        except ProviderError:
-            now = self.clock()  # transient: the next poll asks again; timeouts still apply
+        except ProviderError as error:
+            now = self.clock()  # the next poll asks again; timeouts still apply
+            if self._outage.failed(started, now, self.provider.name, error.message):
+                self._give_up_live()
+                return
             for cell in live:
                 self._check_timeouts(cell, now)
             return
+        self._outage.answered()
         now = self.clock()
         due = [cell for cell in live if self._observe(cell, states, now)]
         self._read_logs(due, now)
         for cell in live:
-            if cell in due and self._collect(cell):
+            if cell in due and self._collect(cell, now):
                 continue
-            if cell.state not in _ENDED:
+            if not self._over(cell, now):
                 self._check_timeouts(cell, now)
             else:
                 self._ended_without_result(cell, now)
@@ -223,20 +300,43 @@ class Orchestrator:
             cell.running_since = now
             cell.last_log_read = now  # nothing worth reading yet: first read an interval on
             self.progress(cell.job.machine, CellStatus.RUNNING, "")
+        if state != NotebookState.UNKNOWN:
+            cell.unknown_since = None
+        elif cell.unknown_since is None:
+            cell.unknown_since = now
+        if state in _ENDED and cell.ended_since is None:
+            cell.ended_since = now
         cell.state = state
         running_due = now - cell.last_log_read >= self.options.running_log_interval_s
-        return state in _ENDED or (state == NotebookState.RUNNING and running_due)
+        may_run = state in (NotebookState.RUNNING, NotebookState.UNKNOWN)
+        rereading = cell.rewind or cell.truncated_since is not None
+        return state in _ENDED or (may_run and running_due) or rereading
+
+    def _over(self, cell: Live, now: float) -> bool:
+        """The notebook has ended, or stayed too long in a state the provider does not know."""
+        if cell.state == NotebookState.UNKNOWN and cell.unknown_since is not None:
+            return now - cell.unknown_since >= self.options.unknown_state_s
+        return cell.state in _ENDED
 
     def _ended_without_result(self, cell: Live, now: float) -> None:
-        """The notebook ended and its logs hold no complete bundle: an error, unless its logs
-        could not be read (they may still hold the result: ask again for a while)."""
+        """The notebook ended and its logs hold no complete bundle: an error (preempted: the job
+        runs again), unless its logs could not be read (they may still hold the result: ask
+        again for a while)."""
         if cell.log_error is not None:
             if cell.log_failing_since is None:
                 cell.log_failing_since = now
             if now - cell.log_failing_since < self.options.log_retry_s:
                 return
+        if cell.ended_since is None:
+            cell.ended_since = now
+        log_coming = cell.state in _ENDED and cell.handle.log_ended is False
+        if log_coming and now - cell.ended_since < self.options.log_retry_s:
+            return  # the log's end marker is not in yet: its last lines may be on their way
         state = cell.state
-        what = "ended in Error" if state == NotebookState.FAILED else f"is {state.value}"
+        if state == NotebookState.PREEMPTED:
+            self._preempted(cell, now)
+            return
+        what = _ended_how(cell, now)
         unread = (
             f" (its logs could not be read: {cell.log_error})" if cell.log_error is not None else ""
         )
@@ -246,12 +346,32 @@ class Orchestrator:
             f"notebook {what} before the harness reported a result{unread}",
         )
 
+    def _preempted(self, cell: Live, now: float) -> None:
+        """The platform took the machine back: like no capacity, the job runs again later (a
+        bounded number of times), then the cell is `unavailable`, with the platform's words."""
+        reason = f"notebook preempted by the platform ({cell.handle.detail or 'Preempted'})"
+        if cell.attempts >= self.options.unavailable_retries or self._io is None:
+            self._finish(cell, CellStatus.UNAVAILABLE, reason)
+            return
+        self._live.pop(cell.job.machine, None)
+        future = self._io.submit(self._settle, cell, CellStatus.UNAVAILABLE)
+        self._discarded.append((cell, future))
+        self._queue.append((cell.job, cell.attempts + 1, now + self.options.unavailable_delay_s))
+        self.progress(cell.job.machine, CellStatus.QUEUED, f"retrying later: {reason}")
+
+    def _give_up_live(self) -> None:
+        for cell in list(self._live.values()):
+            self._finish(cell, CellStatus.ERROR, self._outage.reason or "the API failed")
+
     def _read_logs(self, cells: Sequence[Live], now: float) -> None:
         for cell in cells:
             cell.last_log_read = now
-        read = self._map(lambda cell: self.provider.logs(cell.handle), cells)
+        read = self._map(self._read_log, cells)
         for cell, (lines, error) in zip(cells, read, strict=True):
-            if error is None:
+            if error is None and cell.rewind:  # the whole log, read again
+                cell.log, cell.rewind, cell.rewound = list(lines), False, True
+                cell.log_error = None
+            elif error is None:
                 cell.log.extend(lines)
                 cell.log_error = None
             elif isinstance(error, ProviderError):
@@ -259,17 +379,41 @@ class Orchestrator:
             else:
                 raise error
 
-    def _collect(self, cell: Live) -> bool:
-        """Finish the cell if its log holds a complete bundle; True when finished."""
+    def _read_log(self, cell: Live) -> list[str]:
+        if cell.rewind:
+            return read_whole_log(self.provider, cell.handle)
+        return self.provider.logs(cell.handle)
+
+    def _collect(self, cell: Live, now: float) -> bool:
+        """Finish the cell if its log holds a complete bundle; True when that is settled: it
+        finished, or its log is to be read again (see `_read_again`)."""
         if not _bundle_ended(cell.log, cell.job.bundle_id):
             return False
         try:
             payload = bundle_codec.decode(cell.log, cell.job.bundle_id)
+        except bundle_codec.BundleTruncated as exc:
+            if not self._read_again(cell, now):
+                self._finish(cell, CellStatus.ERROR, f"result bundle unusable: {exc}")
+            return True
         except bundle_codec.BundleError as exc:
             self._finish(cell, CellStatus.ERROR, f"result bundle unusable: {exc}")
             return True
-        findings = Findings.from_payload(payload)
-        self._finish(cell, _verdict(findings), "", findings=findings)
+        status, reason, findings = _verdict(payload, cell.job.expected_tests)
+        self._finish(cell, status, reason, findings=findings)
+        return True
+
+    def _read_again(self, cell: Live, now: float) -> bool:
+        """The bundle ended with chunks missing: log lines may arrive late, or out of order
+        (past the read cursor). Once the notebook has ended and its log too (the provider saw
+        the end marker), or after `log_retry_s`, the whole log is read again from its first
+        line, once. True while that is still to come."""
+        if cell.rewound:
+            return False
+        if cell.truncated_since is None:
+            cell.truncated_since = now
+        log_over = cell.state in _ENDED and cell.handle.log_ended is not False
+        if log_over or now - cell.truncated_since >= self.options.log_retry_s:
+            cell.rewind = True
         return True
 
     def _check_timeouts(self, cell: Live, now: float) -> None:
@@ -325,6 +469,18 @@ class Orchestrator:
             if settling.future.done():
                 del self._settling[machine]
                 self._record_settled(settling)
+        for cell, future in list(self._discarded):
+            if future.done():
+                self._discarded.remove((cell, future))
+                self._record_discarded(cell, future)
+
+    def _record_discarded(self, cell: Live, future: concurrent.futures.Future[Settled]) -> None:
+        """Name what is left of a notebook whose result is not recorded (it was preempted)."""
+        self._slots.finished += 1
+        done = future.done() and future.exception() is None
+        leftover = future.result().leftover if done else STILL_RUNNING
+        if leftover is not None:
+            self._left(cell, leftover)
 
     def _record_settled(self, settling: _Settling) -> None:
         future = settling.future
@@ -351,6 +507,7 @@ class Orchestrator:
         finished_at: float,
         settled: Settled,
     ) -> None:
+        self._slots.finished += 1  # its notebook is stopped (or was never up): a slot is free
         if settled.leftover is not None:
             self._left(cell, settled.leftover)
         metrics = dict(findings.metrics)
@@ -360,7 +517,7 @@ class Orchestrator:
         result = CellResult(
             machine=cell.job.machine,
             status=status,
-            reason=reason,
+            reason=reason or self._slots.note(cell.job.machine),
             notebook_id=cell.handle.notebook_id,
             url=cell.handle.url,
             duration_s=findings.harness_s
@@ -390,7 +547,9 @@ class Orchestrator:
         return self._ender.settle(cell.handle, keep=not stop and self._keeps(status))
 
     def _left(self, cell: Live, what: str) -> None:
-        self.leftovers.append(Leftover(cell.job.machine, cell.handle.notebook_id, what))
+        run_tag = naming.run_tag(cell.job.launch.tags) or ""
+        run_id = run_tag.removeprefix(naming.RUN_TAG_PREFIX)
+        self.leftovers.append(Leftover(cell.job.machine, cell.handle.notebook_id, what, run_id))
 
     def _finish_without_notebook(self, job: Job, status: CellStatus, reason: str) -> None:
         self._done[job.machine] = Outcome(
@@ -419,14 +578,17 @@ class Orchestrator:
             if what is not None:
                 self._left(cell, what)
             self._finish(cell, CellStatus.CANCELLED, reason, settle=False)
-        if self._settling:
+        if self._settling or self._discarded:
             concurrent.futures.wait(
-                [s.future for s in self._settling.values()],
+                [s.future for s in self._settling.values()] + [f for _, f in self._discarded],
                 timeout=self.options.stop_timeout_s * 2,
             )
             for machine, settling in list(self._settling.items()):
                 del self._settling[machine]
                 self._record_settled(settling)
+            for cell, future in self._discarded:
+                self._record_discarded(cell, future)
+            self._discarded.clear()
         for job, _, _ in queue:
             if job.machine not in self._done:
                 self._finish_without_notebook(job, CellStatus.CANCELLED, reason)
@@ -469,13 +631,41 @@ class Orchestrator:
             self._finish_without_notebook(item[0], CellStatus.CANCELLED, budget.REASON)
 
 
-def _verdict(findings: Findings) -> CellStatus:
+def _verdict(payload: Any, expected: ExpectedTests) -> tuple[CellStatus, str, Findings]:
+    """The cell's status, reason and findings from the harness's payload. A payload that does
+    not answer the spec (a test missing, extra, repeated or without a status) is an error, and
+    so is one where an error stands in for missing tests (whatever else failed: the expected
+    failures of the matrix cannot turn such a cell green)."""
+    if not isinstance(payload, dict):
+        return CellStatus.ERROR, "result unusable: the payload is not an object", Findings()
+    problems = expected.problems(payload.get("tests"))
+    try:
+        findings = Findings.from_payload(payload)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        findings = None
+    if problems:
+        return CellStatus.ERROR, "incomplete result: " + "; ".join(problems), findings or Findings()
+    if findings is None:
+        return CellStatus.ERROR, "result unusable: a test's fields are unreadable", Findings()
+    if expected.stood_in(payload["tests"]):  # a harness step broke: what it owed has no verdict
+        return CellStatus.ERROR, "", findings
     statuses = {t.status for t in findings.tests}
     if TestStatus.FAILED in statuses:
-        return CellStatus.FAILED
+        return CellStatus.FAILED, "", findings
     if TestStatus.ERROR in statuses:
-        return CellStatus.ERROR
-    return CellStatus.PASSED
+        return CellStatus.ERROR, "", findings
+    return CellStatus.PASSED, "", findings
+
+
+def _ended_how(cell: Live, now: float) -> str:
+    """How the notebook ended, in the platform's words where it gave some."""
+    detail = cell.handle.detail
+    if cell.state == NotebookState.UNKNOWN:
+        since = cell.unknown_since if cell.unknown_since is not None else now
+        return f"stayed {now - since:.0f} s in a state not known here ({detail or 'none'}),"
+    if cell.state == NotebookState.FAILED:
+        return f"ended in {detail}," if detail else "ended in Error"
+    return f"is {cell.state.value}"
 
 
 def _bundle_ended(lines: Sequence[str], bundle_id: str) -> bool:

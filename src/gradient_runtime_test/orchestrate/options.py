@@ -26,6 +26,11 @@ class Options:
     log_retry_s: float = 120.0
     # USD the run may spend (billed plus what running notebooks accrue); None: no budget.
     max_cost_usd: float | None = None
+    # The provider's API failing without a break this long (polls and creates alike): every live
+    # and queued cell ends as an error, so a dead API cannot hold the run.
+    api_outage_s: float = 120.0
+    # A notebook in a state the provider does not know is treated as ended after this long.
+    unknown_state_s: float = 300.0
 
     @property
     def running_log_interval_s(self) -> float:
@@ -43,6 +48,7 @@ def options_for(
     startup_timeout_s: float = 15 * 60,
     unavailable_delay_s: float = 120.0,
     max_cost_usd: float | None = None,
+    api_outage_s: float = 120.0,
 ) -> Options:
     """The options `grt run` uses: every interval scales with the poll interval."""
     return Options(
@@ -60,4 +66,7 @@ def options_for(
         # An ended notebook whose logs cannot be read yet is asked again for twelve polls.
         log_retry_s=min(120.0, 12 * poll_interval_s),
         max_cost_usd=max_cost_usd,
+        api_outage_s=api_outage_s,
+        # An unknown state lasting sixty polls (five minutes at the default poll) means ended.
+        unknown_state_s=min(300.0, 60 * poll_interval_s),
     )

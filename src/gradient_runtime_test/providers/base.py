@@ -14,8 +14,10 @@ class NotebookState(enum.StrEnum):
     STARTING = "starting"
     RUNNING = "running"
     STOPPED = "stopped"  # ended normally (the harness ended Jupyter, or we stopped it)
-    FAILED = "failed"  # the platform says Error/Failed
+    FAILED = "failed"  # the platform ended it abnormally: Error, Failed, Cancel, Cancelled
+    PREEMPTED = "preempted"  # the platform took the machine back: no verdict, try again
     GONE = "gone"  # no longer listed (deleted, or never visible)
+    UNKNOWN = "unknown"  # a state the provider does not know (it may be running, or not)
 
 
 class CapacityError(ProviderError):
@@ -27,7 +29,12 @@ class RunningLimitError(ProviderError):
 
 
 class TransientError(ProviderError):
-    """A 5xx or a dropped connection, after the provider's own retries."""
+    """A 5xx, a timeout or a dropped connection, after the provider's own retries."""
+
+
+class RefusedError(ProviderError):
+    """The platform refused a create in words the provider does not recognise (they are in the
+    message, verbatim): while other notebooks of the run are up, maybe an unknown running limit."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +80,10 @@ class Handle:
     url: str = ""
     log_offset: int = 0
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    detail: str = ""  # the platform's words on an abnormal state (e.g. "Preempted: <jobError>")
+    # Whether the last log read reached the log's end marker (every line delivered); None when
+    # the provider's logs have no such marker (once the notebook has ended, its log is whole).
+    log_ended: bool | None = None
 
 
 class Provider(Protocol):

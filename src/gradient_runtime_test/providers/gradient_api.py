@@ -1,4 +1,6 @@
-"""A thin, typed wrapper over the ``gradient`` SDK's ``NotebooksClient`` (2.99.4).
+"""A thin, typed wrapper over the ``gradient`` SDK's ``NotebooksClient`` (2.99.4), plus the two
+calls about the team that ``grt doctor`` makes: ``MachineTypesClient.list`` (the machine types
+offered and available now) and ``ProjectsClient.get``.
 
 The SDK is imported lazily (it costs ~2 s and a process-wide ``distutils`` patch), inside
 :class:`GradientApi`'s constructor, with its import-time ``DeprecationWarning``\\ s silenced.
@@ -14,18 +16,22 @@ RunningLimitError   "running notebook limit", "notebook limit", "limit of N runn
 CapacityError       "out of capacity" (the real text), "no capacity", "insufficient capacity",
                     "capacity unavailable", "quota"
 AuthenticationError "Invalid API token", "No such API token" (both recorded), "unauthorized",
-                    "forbidden"
+                    "forbidden"; any status 401
+RateLimitError      status 429 (``retry_after_s`` from its ``Retry-After``)
+TransientError      ``requests`` connection errors, timeouts, broken bodies; a 5xx status (503:
+                    with ``retry_after_s``); text such as "internal server error", "bad
+                    gateway", "service unavailable", "gateway timeout", "try again later", an
+                    HTML page; a bare prefix with no server text (what an empty 5xx body gives)
 NotFoundError       "not found", "no such notebook", "does not exist", "already deleted", but
                     only for calls about an existing notebook: on create, "Cluster null not
                     found" is a configuration problem (ApiError)
-TransientError      ``requests`` connection errors, timeouts, broken bodies; text such as
-                    "internal server error", "bad gateway", "service unavailable", "gateway
-                    timeout", "try again later", an HTML page; a bare prefix with no server
-                    text (what an empty 5xx body gives)
 ApiError            anything else: other 4xx texts, TLS verification failures, bad URLs (a
                     host without ``http://``), a 2xx create without a handle, malformed
                     bodies, other SDK errors (``GradientSdkError``)
 ==================  =========================================================================
+
+The status and ``Retry-After`` come from :mod:`.gradient_http`, which also gives every SDK request
+a connect and a read timeout (the SDK itself has neither, nor a way to pass them).
 
 ``maybe_applied`` is true when the request may have taken effect although it failed (the server
 was reached but the answer was lost or was a 5xx; a 2xx create without a handle). After such a
@@ -46,20 +52,27 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import logging
 import math
 import re
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import ProviderError, UsageError
+from . import gradient_http
+from .gradient_http import Exchange, Timeouts
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 END_OF_LOG = "PSEOF"  # the logs API's last row once a job has ended
 DEFAULT_LOG_LIMIT = 10000
+LIST_PAGE = 20  # notebooks per list request (the gradient CLI's page; the API may cap lower)
+LIST_MAX_PAGES = 500  # a bound on paging through a list
+DEFAULT_TIMEOUTS = Timeouts()
 # SDK chart name -> key in the metrics dict returned by GradientApi.metrics
 METRIC_PEAKS: Mapping[str, str] = {
     "gpuUtilization": "gpu_utilization_max_pct",
@@ -76,17 +89,24 @@ class NotebookState(enum.StrEnum):
     STARTING = "starting"
     RUNNING = "running"
     STOPPING = "stopping"
-    STOPPED = "stopped"
-    ERROR = "error"
-    UNKNOWN = "unknown"
+    STOPPED = "stopped"  # ended normally
+    CANCELLED = "cancelled"  # ended by a cancellation (Cancel, Cancelled)
+    ERROR = "error"  # Error, Failed
+    PREEMPTED = "preempted"  # the platform took the machine back
+    UNKNOWN = "unknown"  # a state this code does not know
 
     @property
     def ended(self) -> bool:
-        return self in (NotebookState.STOPPED, NotebookState.ERROR)
+        return self in _ENDED
 
 
-# Notebook responses recorded only "Running", "Stopped" and "Error"; the rest are the job and
-# deployment states the SDK knows (Pending, Provisioning, Starting, Stopping, Failed, Cancelled).
+_ENDED = frozenset(
+    {NotebookState.STOPPED, NotebookState.CANCELLED, NotebookState.ERROR, NotebookState.PREEMPTED}
+)
+
+# The platform's notebook states (Paperspace API v1: Cancel, Cancelled, Error, Failed, Pending,
+# Preempted, Provisioned, Running, Stopped; notebook responses recorded Running, Stopped and
+# Error) and the job and deployment states the SDK knows (Provisioning, Starting, Stopping, ...).
 _STATES: Mapping[str, NotebookState] = {
     "pending": NotebookState.STARTING,
     "queued": NotebookState.STARTING,
@@ -100,10 +120,12 @@ _STATES: Mapping[str, NotebookState] = {
     "teardown": NotebookState.STOPPING,
     "cancelling": NotebookState.STOPPING,
     "stopped": NotebookState.STOPPED,
-    "cancelled": NotebookState.STOPPED,
-    "canceled": NotebookState.STOPPED,
+    "cancel": NotebookState.CANCELLED,
+    "cancelled": NotebookState.CANCELLED,
+    "canceled": NotebookState.CANCELLED,
     "error": NotebookState.ERROR,
     "failed": NotebookState.ERROR,
+    "preempted": NotebookState.PREEMPTED,
 }
 
 
@@ -123,11 +145,20 @@ class GradientApiError(ProviderError):
     retryable = False
 
     def __init__(
-        self, message: str, *, operation: str, maybe_applied: bool = False, tip: str = ""
+        self,
+        message: str,
+        *,
+        operation: str,
+        maybe_applied: bool = False,
+        tip: str = "",
+        status: int | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message, tip=tip)
         self.operation = operation
         self.maybe_applied = maybe_applied
+        self.status = status  # the HTTP status, when an answer came
+        self.retry_after_s = retry_after_s  # the answer's Retry-After, in seconds
 
 
 class CapacityError(GradientApiError):
@@ -150,6 +181,10 @@ class TransientError(GradientApiError):
     """A 5xx, a dropped connection or a timeout: worth retrying (with bounded back-off)."""
 
     retryable = True
+
+
+class RateLimitError(TransientError):
+    """429 Too Many Requests: retry after ``retry_after_s`` (when the answer said), else back off."""
 
 
 class ApiError(GradientApiError):
@@ -194,6 +229,7 @@ _TIPS: Mapping[type[GradientApiError], str] = {
     RunningLimitError: "stop a running notebook, or lower --max-parallel",
     AuthenticationError: "check the Paperspace API key (PAPERSPACE_API_KEY)",
     TransientError: "the platform had a hiccup; retrying may help",
+    RateLimitError: "the API asked to slow down; retrying later helps",
 }
 
 
@@ -231,10 +267,14 @@ def classify(
     *,
     targets_existing: bool = True,
     secrets: Iterable[str] = (),
+    exchange: Exchange | None = None,
 ) -> GradientApiError:
-    """The :class:`GradientApiError` for an exception raised by an SDK call (see module doc)."""
+    """The :class:`GradientApiError` for an exception raised by an SDK call (see module doc);
+    ``exchange`` is what :mod:`.gradient_http` saw of the failed request's answer."""
     import requests
 
+    status = exchange.status if exchange is not None else None
+    retry_after = exchange.retry_after_s if exchange is not None else None
     sdk_exceptions = load_sdk().api_sdk.sdk_exceptions
     text = scrub(str(exc), secrets) or type(exc).__name__
     error_type: type[GradientApiError] = ApiError
@@ -253,8 +293,10 @@ def classify(
         maybe_applied = True
         text = f"unexpected response (no notebook handle): {text}"
     elif isinstance(exc, sdk_exceptions.ResourceFetchingError):
-        error_type = _classify_text(text, targets_existing=targets_existing)
+        error_type = _classify_text(text, targets_existing=targets_existing, status=status)
         maybe_applied = error_type is TransientError
+        if status is not None and error_type in (TransientError, RateLimitError):
+            text = f"{text} (HTTP {status})"
     elif not isinstance(exc, sdk_exceptions.GradientSdkError):
         text = f"unexpected response ({type(exc).__name__}): {text}"
     return error_type(
@@ -262,16 +304,24 @@ def classify(
         operation=operation,
         maybe_applied=maybe_applied,
         tip=_TIPS.get(error_type, ""),
+        status=status,
+        retry_after_s=retry_after if status in (429, 503) else None,
     )
 
 
-def _classify_text(text: str, *, targets_existing: bool) -> type[GradientApiError]:
+def _classify_text(
+    text: str, *, targets_existing: bool, status: int | None = None
+) -> type[GradientApiError]:
     if _RUNNING_LIMIT.search(text):
         return RunningLimitError
     if _CAPACITY.search(text):
         return CapacityError
-    if _AUTH.search(text):
+    if _AUTH.search(text) or status == 401:
         return AuthenticationError
+    if status == 429:
+        return RateLimitError
+    if status is not None and status >= 500:
+        return TransientError
     if targets_existing and _NOT_FOUND.search(text):
         return NotFoundError
     if _TRANSIENT.search(text) or text.strip() in _BARE_PREFIXES:
@@ -322,6 +372,44 @@ class LogPage:
     ended: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class MachineType:
+    """A machine type the team is offered and that is available now (the SDK's machine types
+    list drops the others: the two cannot be told apart through it)."""
+
+    label: str
+    kind: str | None
+    cpus: int | None
+    gpu_count: int | None
+    clusters: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Project:
+    id: str
+    name: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ListAnswer:
+    """One list request as the API answered it: the notebooks it held, and the totals it
+    announced (``None`` when absent)."""
+
+    notebooks: tuple[NotebookInfo, ...]
+    total: int | None
+    running_total: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class RawLogRow:
+    """A log row exactly as the logs API sent it, in the answer's order (``line`` is ``None``
+    when it was not a number)."""
+
+    line: int | None
+    message: str
+    timestamp: str | None
+
+
 def _utc(value: Any) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         return None
@@ -332,6 +420,10 @@ def _utc(value: Any) -> dt.datetime | None:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def notebook_info(notebook: Any) -> NotebookInfo:
@@ -379,7 +471,8 @@ def _peak(series: Any) -> float | None:
 
 
 def load_sdk() -> Any:
-    """Import ``gradient``, silencing the two ``DeprecationWarning``\\ s its import emits."""
+    """Import ``gradient``, silencing the ``DeprecationWarning``\\ s its import emits: its own, one
+    from marshmallow and, on Python 3.12+, one from pymongo's ``bson`` (``utcfromtimestamp``)."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message="gradient-cli v2 is deprecated", category=DeprecationWarning
@@ -388,6 +481,12 @@ def load_sdk() -> Any:
             "ignore",
             message="distutils Version classes are deprecated",
             category=DeprecationWarning,
+        )
+        warnings.filterwarnings(
+            "ignore",
+            message=r"datetime\.datetime\.utcfromtimestamp\(\) is deprecated",
+            category=DeprecationWarning,
+            module="bson",
         )
         import gradient
     return gradient
@@ -398,17 +497,24 @@ class GradientApi:
 
     Every method raises a :class:`GradientApiError` subclass on failure (except :meth:`metrics`,
     which is best effort). Calls are not retried here; ``retryable`` tells the caller which are
-    worth retrying. The SDK is thread-safe enough for concurrent calls (one ``requests`` call
-    each, no shared session).
+    worth retrying. Every request has a connect and a read timeout (``timeouts``). The SDK is
+    thread-safe enough for concurrent calls (one ``requests`` call each, no shared session).
     """
 
     def __init__(
-        self, api_key: str, *, config_host: str | None = None, log_host: str | None = None
+        self,
+        api_key: str,
+        *,
+        config_host: str | None = None,
+        log_host: str | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not api_key:
             # The SDK would silently fall back to PAPERSPACE_API_KEY or ~/.paperspace/config.json.
             raise UsageError("no Paperspace API key", tip="set PAPERSPACE_API_KEY (a team API key)")
         gradient = load_sdk()
+        gradient_http.install()
         config = gradient.api_sdk.config.config
         if config_host:
             config.CONFIG_HOST = config_host.rstrip("/")
@@ -416,18 +522,37 @@ class GradientApi:
             config.CONFIG_LOG_HOST = log_host.rstrip("/")
         self._hosts = (config.CONFIG_HOST, config.CONFIG_LOG_HOST)
         self._secret = api_key
+        self.timeouts = timeouts
+        self._clock = clock
+        self._last_answer = clock()  # when the API last answered anything (or when we began)
         # The SDK's default logger is a MuteLogger: its debug lines (headers included) go nowhere.
         self._client = gradient.NotebooksClient(api_key=api_key)
+        self._machine_types = gradient.MachineTypesClient(api_key=api_key)
+        self._projects = gradient.ProjectsClient(api_key=api_key)
 
     def __repr__(self) -> str:
         return f"GradientApi(config_host={self._hosts[0]!r}, log_host={self._hosts[1]!r})"
 
+    def silent_for(self) -> float:
+        """Seconds since the API last answered any request (since this object was made, if it
+        never has)."""
+        return max(0.0, self._clock() - self._last_answer)
+
+    def _heard(self) -> None:
+        self._last_answer = self._clock()
+
     def _call(self, operation: str, call: Callable[[], _T], *, targets_existing: bool = True) -> _T:
+        exchange = Exchange()
         try:
-            return call()
+            with gradient_http.scope(self.timeouts, exchange, self._heard):
+                return call()
         except Exception as exc:  # every SDK failure is classified below
             error = classify(
-                exc, operation, targets_existing=targets_existing, secrets=(self._secret,)
+                exc,
+                operation,
+                targets_existing=targets_existing,
+                secrets=(self._secret,),
+                exchange=exchange,
             )
         # Raised outside the except block: no __context__ pointing at the SDK's exception.
         raise error
@@ -503,23 +628,45 @@ class GradientApi:
         return notebook_info(notebook)
 
     def _list(self, operation: str, tags: list[str]) -> list[NotebookInfo]:
-        notebooks = self._call(operation, lambda: self._client.list(tags=tags))
-        return [notebook_info(nb) for nb in notebooks if isinstance(getattr(nb, "id", None), str)]
+        """Every page of the list (the API pages it), each notebook once.
+
+        Pages of :data:`LIST_PAGE` are asked for by offset until one comes back empty, or short
+        of the page with no more announced by ``total``. The list is ordered newest first, so a
+        notebook created meanwhile shifts the rest down: it shows up twice (kept once), never
+        not at all."""
+        found: dict[str, NotebookInfo] = {}
+        for page in range(LIST_MAX_PAGES):
+            offset = page * LIST_PAGE
+            notebooks, meta = self._call(operation, functools.partial(self._page, tags, offset))
+            for nb in notebooks:
+                if isinstance(getattr(nb, "id", None), str):
+                    found.setdefault(nb.id, notebook_info(nb))
+            total = meta.get("total") if isinstance(meta, Mapping) else None
+            more = offset + len(notebooks) < total if isinstance(total, int) else False
+            if not notebooks or (len(notebooks) < LIST_PAGE and not more):
+                break
+        return list(found.values())
+
+    def _page(self, tags: list[str], offset: int) -> tuple[Any, Any]:
+        page: tuple[Any, Any] = self._client.list(
+            tags=tags, limit=LIST_PAGE, offset=offset, get_meta=True
+        )
+        return page
 
     def list_by_tag(self, tag: str) -> list[NotebookInfo]:
-        """Notebooks carrying ``tag`` (deleted ones excluded), in one request. The API filters;
-        the tag is checked here too, so a server that ignored the filter cannot make a sweep end
-        someone else's notebooks."""
+        """Notebooks carrying ``tag`` (deleted ones excluded): one request per page of
+        :data:`LIST_PAGE`. The API filters; the tag is checked here too, so a server that ignored
+        the filter cannot make a sweep end someone else's notebooks."""
         return [nb for nb in self._list("list notebooks", [tag]) if tag in nb.tags]
 
     def list_all(self) -> list[NotebookInfo]:
-        """Every notebook the key can see (deleted ones excluded), in one request."""
+        """Every notebook the key can see (deleted ones excluded), page by page."""
         return self._list("list notebooks", [])
 
     def find_by_name(self, name: str, project_id: str | None) -> NotebookInfo | None:
         """The newest notebook called ``name`` (in ``project_id``, when given), or ``None``.
 
-        One list request, unfiltered: a notebook whose create response was lost was never tagged
+        The whole list, unfiltered: a notebook whose create response was lost was never tagged
         (tags are set after create), so tag it once adopted. Names must be unique per run."""
         notebooks = self._list("find notebook", [])
         matches = [
@@ -529,6 +676,52 @@ class GradientApi:
         ]
         oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
         return max(matches, key=lambda nb: nb.created_at or oldest, default=None)
+
+    def list_unpaged(self) -> ListAnswer:
+        """One list request with no limit (the SDK's default): what the API sends for it, with
+        the ``total`` it announces (a capped page holds fewer notebooks than that)."""
+        notebooks, meta = self._call(
+            "list notebooks",
+            lambda: self._client.list(tags=[], limit=None, offset=None, get_meta=True),
+        )
+        meta = meta if isinstance(meta, Mapping) else {}
+        return ListAnswer(
+            notebooks=tuple(
+                notebook_info(nb) for nb in notebooks if isinstance(getattr(nb, "id", None), str)
+            ),
+            total=_int(meta.get("total")),
+            running_total=_int(meta.get("runningTotal")),
+        )
+
+    # --- the team --------------------------------------------------------------------------------
+
+    def machine_types(self, cluster_id: str | None = None) -> list[MachineType]:
+        """The machine types offered to the team and available now (in ``cluster_id``, when
+        given), by label."""
+        types = self._call(
+            "list machine types",
+            lambda: self._machine_types.list(cluster_id=cluster_id),
+            targets_existing=False,
+        )
+        return [
+            MachineType(
+                label=vm.label,
+                kind=_text(getattr(vm, "kind", None)),
+                cpus=_int(getattr(vm, "cpu_count", None)),
+                gpu_count=_int(getattr(vm, "gpu_count", None)),
+                clusters=tuple(str(c) for c in getattr(vm, "clusters", None) or ()),
+            )
+            for vm in types or ()
+            if isinstance(getattr(vm, "label", None), str)
+        ]
+
+    def project(self, project_id: str) -> Project:
+        """The project (``NotFoundError`` when the key's team has no such project)."""
+        found = self._call("get project", lambda: self._projects.get(project_id))
+        return Project(
+            id=_text(getattr(found, "id", None)) or project_id,
+            name=_text(getattr(found, "name", None)),
+        )
 
     def stop(self, notebook_id: str) -> None:
         """Ask the platform to stop the notebook (it does not wait for ``Stopped``)."""
@@ -546,34 +739,63 @@ class GradientApi:
         self, notebook_id: str, start_line: int = 1, *, limit: int = DEFAULT_LOG_LIMIT
     ) -> LogPage:
         """Log lines from ``start_line`` (1-based) on, at most ``limit`` (two requests: the
-        notebook, for its job, then the logs). Rows before ``start_line`` are dropped, in case a
-        server ignores ``line``."""
+        notebook, for its job, then the logs), in line order, each line number once. Rows before
+        ``start_line`` are dropped, in case a server ignores ``line``; a row that arrives after
+        later ones were read is therefore missed here (read again from line 1 to get it)."""
         rows = self._call(
             "read notebook logs",
             lambda: self._client.logs(notebook_id, line=start_line, limit=limit),
         )
-        lines: list[tuple[int, str]] = []
-        next_line, ended = start_line, False
+        numbered: dict[int, str] = {}
         for row in rows or ():
             try:
                 number, message = int(row.line), str(row.message)
             except (AttributeError, TypeError, ValueError):
                 continue  # e.g. None: the SDK iterates a JSON object's keys
-            if number < start_line:
-                continue
-            if message == END_OF_LOG:
+            if number >= start_line:
+                numbered.setdefault(number, message)  # a repeated row is kept once
+        lines: list[tuple[int, str]] = []
+        next_line, ended = start_line, False
+        for number in sorted(numbered):
+            if numbered[number] == END_OF_LOG:
                 ended = True
                 break
-            lines.append((number, message))
-            next_line = max(next_line, number + 1)
+            lines.append((number, numbered[number]))
+            next_line = number + 1
         return LogPage(lines=tuple(lines), next_line=next_line, ended=ended)
+
+    def log_rows(
+        self, notebook_id: str, start_line: int = 1, *, limit: int = DEFAULT_LOG_LIMIT
+    ) -> tuple[RawLogRow, ...]:
+        """The rows of one logs request as they came: order, repeats and the end marker kept
+        (what :meth:`logs` smooths over), for recording how the platform delivers logs."""
+        rows = self._call(
+            "read notebook logs",
+            lambda: self._client.logs(notebook_id, line=start_line, limit=limit),
+        )
+        raw: list[RawLogRow] = []
+        for row in rows or ():
+            try:
+                number: int | None = int(row.line)
+            except (AttributeError, TypeError, ValueError):
+                number = None
+            timestamp = getattr(row, "timestamp", None)
+            raw.append(
+                RawLogRow(
+                    line=number,
+                    message=str(getattr(row, "message", "")),
+                    timestamp=timestamp if isinstance(timestamp, str) else None,
+                )
+            )
+        return tuple(raw)
 
     def metrics(self, notebook_id: str) -> dict[str, float]:
         """Peak GPU utilisation and GPU memory utilisation (percent) since the notebook started,
         keyed as in :data:`METRIC_PEAKS`; charts without data are left out. Best effort: any
         failure gives ``{}``."""
         try:
-            charts = self._client.get_metrics(notebook_id, built_in_metrics=list(METRIC_PEAKS))
+            with gradient_http.scope(self.timeouts, Exchange(), self._heard):
+                charts = self._client.get_metrics(notebook_id, built_in_metrics=list(METRIC_PEAKS))
         except Exception as exc:  # metrics never fail a run
             text = scrub(f"{type(exc).__name__}: {exc}", (self._secret,))
             _log.debug("no metrics for notebook %s: %s", notebook_id, text)

@@ -173,11 +173,11 @@ class Failure:
 
 
 def cell_number(test: TestResult) -> int | None:
-    """The cell a notebook test's failure names: its `cell` field (1-based among all cells of the
-    notebook), else the number in its message ("cell 5 (In [3]): ...")."""
-    value = getattr(test, "cell", None)
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
+    """The cell a notebook test's failure names: its `cell` (1-based among all the cells of the
+    notebook file), else the number its message starts with ("cell 5 (In [3]): ...", as results
+    of an older grt say it)."""
+    if test.cell is not None and test.cell > 0:
+        return test.cell
     match = _CELL.match(test.message)
     return int(match[1]) if match else None
 
@@ -380,10 +380,10 @@ class Pages:
                     failures=failures,
                     injected=key.removesuffix(RERUN) in injected,
                 )
+                write_atomic(out / path, text)
             except Exception as exc:  # a page is a convenience: say why, keep the verdict
                 problems.append(f"{machine}: {key}: no HTML page ({_reason(exc)})")
                 continue
-            write_atomic(out / path, text)
             pages[key] = Page(str(path), tuple(failures))
         return pages, problems
 

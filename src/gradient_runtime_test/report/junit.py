@@ -16,6 +16,10 @@ xfail      `<skipped message="expected failure: ...">` (declared in the matrix)
 xpass      a passing test case, with a `<system-out>` note to drop the declaration
 =========  ===================================================================
 
+Every failure and error has a body: the test's details, else its message. A notebook's warnings
+(e.g. time spent outside its cells), what was cut from its executed copy, and the message of a
+passing notebook (one that ended early) go to the test case's `<system-out>`.
+
 A notebook test's body starts with its executed copy's HTML page, at the failing cell
 (`Executed notebook: notebooks/<machine>/<path>.html#cell-<n>`, relative to the output folder).
 
@@ -116,11 +120,12 @@ def _case(test: TestResult, cls: str) -> Any:
     name = _message(test.name) or "unnamed"
     case = junit_xml.TestCase(name, classname=cls, elapsed_sec=test.duration_s)
     msg = _message(test.message)
-    output = _text(_with_page(test))
+    output = _text(test.details)
+    body = _text(_with_page(test)) or _text(test.message)  # every failure and error gets a body
     if status == TestStatus.FAILED:
-        case.add_failure_info(message=msg or "failed", output=output)
+        case.add_failure_info(message=msg or "failed", output=body)
     elif status == TestStatus.ERROR:
-        case.add_error_info(message=msg or "error", output=output)
+        case.add_error_info(message=msg or "error", output=body)
     elif status == TestStatus.SKIPPED:
         case.add_skipped_info(message=msg or "skipped", output=output)
     elif status == TestStatus.XFAIL:
@@ -130,6 +135,9 @@ def _case(test: TestResult, cls: str) -> Any:
     elif status == TestStatus.XPASS:
         note = "XPASS: passed although the matrix declares it an expected failure"
         case.stdout = f"{note}; remove it from expected_failures." + (f"\n{msg}" if msg else "")
+    notes = _notes(test)
+    if notes:
+        case.stdout = f"{case.stdout}\n{notes}" if case.stdout else notes
     return case
 
 
@@ -137,6 +145,16 @@ def _with_page(test: TestResult) -> str:
     """A notebook's details, led by its executed copy's HTML page (at the failing cell)."""
     page = f"Executed notebook: {page_link(test.html)}" if page_link(test.html) else ""
     return "\n\n".join(part for part in (page, test.details) if part)
+
+
+def _notes(test: TestResult) -> str | None:
+    """`<system-out>` lines for what a passing or failing notebook also reports: a message on a
+    pass (ended early), warnings, and what was cut from its executed copy."""
+    passed_notebook = test.status == TestStatus.PASSED and test.name.startswith("notebooks/")
+    lines = [test.message] if passed_notebook and test.message else []
+    lines += [f"warning: {w}" for w in test.warnings]
+    lines += [f"cut from the executed copy: {c}" for c in test.cut]
+    return _text("\n".join(lines))
 
 
 def _cell_case(cell: CellResult, cls: str) -> Any:

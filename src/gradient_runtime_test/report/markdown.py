@@ -2,6 +2,7 @@
 
 - `status_table`: one row per machine, the table posted in the pull-request comment and summary.
 - `failure_details`: one collapsible section per failing test or broken cell.
+- `notes_section`: warnings and cut outputs of tests, in one collapsible list.
 - `counts_line`: "11 machines: 9 passed, 1 failed, 1 unavailable".
 - `summary`: `summary.md` / the job summary, kept under a size limit.
 - `terminal_table`: an aligned plain-text table with failure one-liners for `grt run`.
@@ -10,6 +11,10 @@ Every value that comes from results (names, reasons, messages) is escaped for th
 in: table cells and inline text get HTML entities for `&<>` and backslashes before Markdown's
 punctuation, `<summary>` lines get HTML escaping, and code blocks get a fence longer than any
 backtick run inside them. Text is made one line where a line is expected and is ANSI-free.
+Result text is never markup: in inline text and `<summary>` lines a zero-width space after `@`
+keeps `@name` from mentioning (pinging) anyone and one in `://` and `www.` keeps a URL from
+becoming a link; in code, where neither happens, one between `<` and `!--` and between `--` and
+`>` keeps an HTML comment (such as a PR comment's hidden marker) from appearing anywhere.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from gradient_runtime_test.results import CellResult, CellStatus, RunResult, Tes
 __all__ = [
     "STATUS_EMOJI",
     "Links",
+    "code_span",
     "cost_line",
     "cost_markdown",
     "counts_line",
@@ -35,10 +41,12 @@ __all__ = [
     "human_duration",
     "link",
     "money",
+    "notes_section",
     "status_label",
     "status_table",
     "summary",
     "terminal_table",
+    "uncommented",
 ]
 
 STATUS_EMOJI: Mapping[CellStatus, str] = {
@@ -77,6 +85,8 @@ _TRACE_CHARS = 3000
 _MIN_DETAILS_CHARS = 400  # below this budget, failure details are left out altogether
 
 _MD_PUNCT = re.compile(r"([\\`*_\[\]|~])")
+_ZWSP = "&#8203;"  # a zero-width space, as an entity: visible in the source, not on the page
+_WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
 _URL_SAFE = "/:?#=&%@+,;~-._!$*'"  # RFC 3986 minus ( ) [ ] and anything that ends a link
 
@@ -104,12 +114,29 @@ class Links:
 
 
 def escape(text: str, limit: int = _CELL_CHARS) -> str:
-    """`text` as one line of inline Markdown that shows literally, also inside a table cell.
+    """`text` as one line of inline Markdown that shows literally, also inside a table cell:
+    no markup, no HTML, no mention, no link (`#123` may still link to an issue)."""
+    return _inert(_literal(text, limit))
 
-    `@name` and `#123` are left as they are: GitHub may still link them.
-    """
-    text = shorten(one_line(text), limit)
-    return _MD_PUNCT.sub(r"\\\1", html.escape(text, quote=False))
+
+def _literal(text: str, limit: int) -> str:
+    """`text` as one line of Markdown that shows literally (mentions and URLs aside)."""
+    return _MD_PUNCT.sub(r"\\\1", html.escape(shorten(one_line(text), limit), quote=False))
+
+
+def _inert(escaped: str, *, in_link: bool = False) -> str:
+    """HTML-escaped text with `@name` mentioning no one and no URL turned into a link (a link's
+    own text is never made a link: `in_link` leaves its URLs alone)."""
+    escaped = escaped.replace("@", "@" + _ZWSP)
+    if in_link:
+        return escaped
+    escaped = escaped.replace("://", ":" + _ZWSP + "//")
+    return _WWW.sub(lambda m: m.group(1) + _ZWSP + ".", escaped)
+
+
+def uncommented(text: str) -> str:
+    """`text` (code, shown as is) without `<!--` or `-->`: no HTML comment can appear in it."""
+    return text.replace("<!--", "<\u200b!--").replace("-->", "--\u200b>")
 
 
 def status_label(status: CellStatus) -> str:
@@ -180,9 +207,9 @@ def counts_line(run: RunResult) -> str:
     return f"{total} {noun}: {', '.join(parts)}" if parts else f"{total} {noun}"
 
 
-def _code_span(text: str) -> str:
+def code_span(text: str) -> str:
     """Inline code showing `text` literally whatever backticks it holds."""
-    text = one_line(text)
+    text = uncommented(one_line(text))
     fence = "`" * (max((len(m) for m in _BACKTICKS.findall(text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -190,6 +217,7 @@ def _code_span(text: str) -> str:
 
 def _fenced(text: str) -> str:
     """A fenced code block holding `text` literally (fence longer than any backtick run in it)."""
+    text = uncommented(text)
     fence = "`" * max(3, max((len(m) for m in _BACKTICKS.findall(text)), default=0) + 1)
     return f"{fence}text\n{text}\n{fence}"
 
@@ -204,7 +232,8 @@ def _link(text: str, url: str) -> str:
     url = one_line(url)
     if not re.match(r"https?://", url, re.IGNORECASE):
         return escape(text)
-    return f"[{escape(text)}]({quote(url, safe=_URL_SAFE)})"
+    text = _inert(_literal(text, _CELL_CHARS), in_link=True)
+    return f"[{text}]({quote(url, safe=_URL_SAFE)})"
 
 
 def _tail(text: str, *, lines: int = _TRACE_LINES, chars: int = _TRACE_CHARS) -> str:
@@ -287,9 +316,9 @@ def status_table(run: RunResult) -> str:
 
 
 def _summary_line(emoji: str, machine: str, what: str, message: str) -> str:
-    text = f"{emoji} <b>{html.escape(shorten(one_line(machine), _NAME_CHARS))}</b>: {what}"
+    text = f"{emoji} <b>{_inert(html.escape(shorten(one_line(machine), _NAME_CHARS)))}</b>: {what}"
     if one_line(message):
-        text += ": " + html.escape(shorten(one_line(message), _SUMMARY_CHARS))
+        text += ": " + _inert(html.escape(shorten(one_line(message), _SUMMARY_CHARS)))
     return f"<details><summary>{text}</summary>"
 
 
@@ -303,11 +332,11 @@ def _page_line(test: TestResult, links: Links | None) -> str:
         where = f"in the artifact {_link(links.artifact, links.artifact_url)}"
     else:
         where = "in the output folder"
-    return f"\n\n📄 Executed notebook: {_code_span(page)} {where}"
+    return f"\n\n📄 Executed notebook: {code_span(page)} {where}"
 
 
 def _test_section(cell: CellResult, test: TestResult, links: Links | None = None) -> str:
-    name = f"<code>{html.escape(shorten(one_line(test.name), _NAME_CHARS))}</code>"
+    name = f"<code>{_inert(html.escape(shorten(one_line(test.name), _NAME_CHARS)))}</code>"
     head = _summary_line(_TEST_EMOJI.get(test.status, "❌"), cell.machine, name, test.message)
     # Without details, the message is worth a block only when the summary line had to cut it.
     long_message = len(one_line(test.message)) > _SUMMARY_CHARS
@@ -365,6 +394,31 @@ def failure_details(
     return "\n\n".join(kept)
 
 
+# -- notes ---------------------------------------------------------------------------------------
+
+_MAX_NOTES = 50
+
+
+def notes_section(run: RunResult) -> str:
+    """One collapsible list of what tests report beside their status: warnings (a notebook that
+    spent far longer outside its cells than in them) and what was cut from executed copies."""
+    items = [
+        f"- {escape(cell.machine, _NAME_CHARS)} · {code_span(shorten(test.name, _NAME_CHARS))}:"
+        f" {kind} {escape(text, _SUMMARY_CHARS)}"
+        for cell in run.cells
+        for test in cell.tests
+        for kind, texts in (("⚠️", test.warnings), ("✂️ cut:", test.cut))
+        for text in texts
+    ]
+    if not items:
+        return ""
+    more = len(items) - _MAX_NOTES
+    shown = items[:_MAX_NOTES] + ([f"- … and {more} more (see results.json)"] if more > 0 else [])
+    noun = "note" if len(items) == 1 else "notes"
+    head = f"<details><summary>ℹ️ {len(items)} {noun}: warnings and cut outputs</summary>"
+    return "\n".join([head, "", *shown, "", "</details>"])
+
+
 # -- summary.md --------------------------------------------------------------------------------
 
 
@@ -373,14 +427,14 @@ def _heading(run: RunResult) -> str:
     meta = []
     if run.workspace_url:
         url = run.workspace_url
-        ws = _link(url, url) if re.match(r"https?://", url.strip(), re.I) else _code_span(url)
+        ws = _link(url, url) if re.match(r"https?://", url.strip(), re.I) else code_span(url)
         if ref := one_line(run.workspace_ref or ""):
-            ws += f" @ {_code_span(ref)}"
+            ws += f" @ {code_span(ref)}"
         meta.append(f"Workspace: {ws}")
     else:
         meta.append("Workspace: none (bare container)")
     if run.container:
-        meta.append(f"Container: {_code_span(run.container)}")
+        meta.append(f"Container: {code_span(run.container)}")
     lines += [" · ".join(meta), ""]
     finished = all(cell.status.finished for cell in run.cells)
     label = (
@@ -433,7 +487,12 @@ def summary(
         title += "\n\n" + " · ".join(top)
     heads = [_heading(run) for run in runs]
     tables = [status_table(run) for run in runs]
-    details = [failure_details(run, links=links) for run in runs]
+    details = [
+        "\n\n".join(
+            part for part in (failure_details(run, links=links), notes_section(run)) if part
+        )
+        for run in runs
+    ]
 
     def assemble(tabs: Sequence[str], dets: Sequence[str]) -> str:
         blocks = [title]
@@ -559,8 +618,11 @@ def terminal_table(run: RunResult) -> str:
         for t in failing:
             text = f"{machine} {_fit(t.name, _TERM_LINE)}"
             problems.append((t.status.value.upper(), _joined(text, t.message)))
-        if cell.status in _WITH_REASON or (cell.status == CellStatus.FAILED and not failing):
-            problems.append((cell.status.value.upper(), _joined(machine, cell.reason)))
+        own_line = cell.status in _WITH_REASON or (cell.status == CellStatus.FAILED and not failing)
+        # a cell without a reason whose failing tests are listed above needs no line of its own
+        if own_line and (cell.reason or not failing):
+            reason = cell.reason or "no reason recorded"
+            problems.append((cell.status.value.upper(), _joined(machine, reason)))
     if problems:
         width = max(len(label) for label, _ in problems)
         lines += ["", "Not passed:"]

@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--running-limit", type=int, help="team plan's running notebook limit")
     parser.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FILE",
+        help="take wording, states and log caps from a `grt doctor --probe` report",
+    )
+    parser.add_argument(
         "--repository",
         action="append",
         default=[],
@@ -56,21 +62,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--repository: {item!r} is not URL=PATH with an existing folder")
         repositories[url] = Path(path).resolve()
 
+    if args.replay is not None and not args.replay.is_file():
+        parser.error(f"--replay: {str(args.replay)!r} is not a file")
     faults = Faults(
         start_delay_s=args.start_delay,
         capacity_machines=set(args.no_capacity),
         running_limit=args.running_limit,
     )
-    fake = FakePaperspace(
-        faults=faults,
-        api_key=args.api_key,
-        workdir=args.workdir,
-        hour_s=args.hour_seconds,
-        stop_grace_s=args.stop_grace,
-        port=args.port,
-        log_port=args.log_port,
-        metrics_port=args.metrics_port,
-    )
+    try:
+        fake = make_fake(args, faults)
+    except ValueError as exc:  # a replay file that is not a probe report
+        parser.error(f"--replay: {exc}")
     fake.repositories.update(repositories)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -85,6 +87,20 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             done.wait()
     return 0
+
+
+def make_fake(args: argparse.Namespace, faults: Faults) -> FakePaperspace:
+    return FakePaperspace(
+        faults=faults,
+        api_key=args.api_key,
+        workdir=args.workdir,
+        hour_s=args.hour_seconds,
+        stop_grace_s=args.stop_grace,
+        port=args.port,
+        log_port=args.log_port,
+        metrics_port=args.metrics_port,
+        replay=args.replay,
+    )
 
 
 if __name__ == "__main__":

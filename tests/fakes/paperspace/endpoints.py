@@ -6,6 +6,14 @@ Decisions where the spec recorded nothing:
 - ``startNotebook`` on an active notebook answers 400 "Notebook is already running".
 - ``/jobs/logs`` answers 404 for a deleted notebook (read logs before deleting) and ``[]`` for a
   ``jobId`` that is not the notebook's current job.
+- ``getNotebooks`` answers at most ``Faults.list_page_size`` notebooks when the request asks for
+  no limit (the SDK's default) or a larger one; ``total`` counts them all.
+- ``deleteNotebook`` is refused (400) while the notebook is in a ``Faults.refuse_delete_while``
+  state (``Stopping`` by default).
+- ``GET /projects/`` (``ProjectsClient.get``/``list``) answers ``{"data": [...], "meta":
+  {"totalItems": n}}``: the SDK reads ``data`` (``get`` raises "Project not found" when it is
+  empty). The projects are ``fake.projects`` (``None``: every project id exists); while it is
+  set, a create in another project is refused (400 ``Project "<id>" not found``).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import shapes
 from .faults import NOT_FOUND_MESSAGE
-from .runtime import END_OF_LOG, NotebookSpec
+from .runtime import END_OF_LOG, LogRow, NotebookSpec
 
 if TYPE_CHECKING:
     from .server import FakePaperspace
@@ -33,6 +41,7 @@ class Response:
     body: Any = None  # JSON value; None (with raw None) is an empty body
     raw: bytes | None = None
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
 
     def encode(self) -> bytes:
         if self.raw is not None:
@@ -95,6 +104,9 @@ def create_notebook(fake: FakePaperspace, request: RecordedRequest) -> Response:
     spec = _spec_from(_body(request))
     if isinstance(spec, Response):
         return spec
+    refused = _refused_create(fake, spec)
+    if refused is not None:
+        return refused
     with fake.lock:
         refusal = fake.refusal(spec.machine_type)
         if refusal is not None:
@@ -111,6 +123,16 @@ def create_notebook(fake: FakePaperspace, request: RecordedRequest) -> Response:
             "container": spec.container,
         },
     )
+
+
+def _refused_create(fake: FakePaperspace, spec: NotebookSpec) -> Response | None:
+    """A create refused for what it asks (its project, its command's size), not for capacity."""
+    limit = fake.faults.max_command_chars
+    if limit is not None and len(spec.command or "") > limit:
+        return bad_request(fake.faults.command_refusal_message)
+    if fake.projects is not None and spec.project_id not in fake.projects:
+        return bad_request(f'Project "{spec.project_id}" not found', 404, "ApplicationError")
+    return None
 
 
 def start_notebook(fake: FakePaperspace, request: RecordedRequest) -> Response:
@@ -191,6 +213,9 @@ def list_notebooks(fake: FakePaperspace, request: RecordedRequest) -> Response:
     matched.sort(key=lambda nb: nb.job_id, reverse=True)
     offset = _int(query.get("offset")) or 0
     limit = _int(query.get("limit"))
+    cap = fake.faults.list_page_size
+    if cap is not None and (limit is None or limit > cap):
+        limit = cap
     page = matched[offset : None if limit is None else offset + limit]
     running = [nb for nb in everyone if not nb.deleted and nb.state == "Running"]
     return Response(
@@ -209,6 +234,8 @@ def stop_notebook(fake: FakePaperspace, request: RecordedRequest) -> Response:
     notebook = fake.lookup(_str(_body(request).get("notebookId")))
     if notebook is None:
         return not_found()
+    if notebook.finished and fake.faults.stop_ended_message is not None:
+        return bad_request(fake.faults.stop_ended_message)
     notebook.request_stop("api")
     return Response(200, notebook.to_json(fake.metrics_address))
 
@@ -217,6 +244,9 @@ def delete_notebook(fake: FakePaperspace, request: RecordedRequest) -> Response:
     notebook = fake.lookup(_str(_body(request).get("notebookId")))
     if notebook is None:
         return not_found()
+    state = notebook.state
+    if state in fake.faults.refuse_delete_while:
+        return bad_request(fake.faults.delete_refusal_message.format(state=state.lower()))
     notebook.mark_deleted()
     return Response(204)
 
@@ -251,7 +281,26 @@ def update_tags(fake: FakePaperspace, request: RecordedRequest) -> Response:
 
 
 def machine_types(fake: FakePaperspace, request: RecordedRequest) -> Response:
-    return Response(200, shapes.vm_types())
+    faults = fake.faults
+    return Response(200, shapes.vm_types(faults.offered_machines, faults.unavailable_machines))
+
+
+def projects(fake: FakePaperspace, request: RecordedRequest) -> Response:
+    try:
+        parsed = json.loads(request.param("filter") or "{}")
+    except json.JSONDecodeError:
+        return bad_request('"filter" must be JSON')
+    where = parsed.get("where") if isinstance(parsed, dict) else None
+    handle = where.get("handle") if isinstance(where, dict) else None
+    known = fake.projects
+    if known is None:
+        known = {handle: f"Project {handle}"} if isinstance(handle, str) else {}
+    rows = [
+        shapes.project(project_id, name)
+        for project_id, name in sorted(known.items())
+        if handle is None or project_id == handle
+    ]
+    return Response(200, {"data": rows, "meta": {"totalItems": len(rows)}})
 
 
 def clusters(fake: FakePaperspace, request: RecordedRequest) -> Response:
@@ -270,7 +319,8 @@ def job_logs(fake: FakePaperspace, request: RecordedRequest) -> Response:
     job = request.param("jobId")
     if job is not None and job != notebook.job_handle:
         return Response(200, [])
-    rows = notebook.rows(line, limit)
+    page = fake.faults.log_page_size
+    rows = _delivered(notebook.rows(line, limit if page is None else min(limit, page)), fake)
     return Response(
         200,
         [
@@ -283,6 +333,14 @@ def job_logs(fake: FakePaperspace, request: RecordedRequest) -> Response:
             for row in rows
         ],
     )
+
+
+def _delivered(rows: list[LogRow], fake: FakePaperspace) -> list[LogRow]:
+    """The rows as the log pipeline serves them: some twice, maybe in reverse order."""
+    every = fake.faults.duplicate_log_every
+    if every:
+        rows = [copy for row in rows for copy in ([row, row] if row.line % every == 0 else [row])]
+    return rows[::-1] if fake.faults.reverse_log_rows else rows
 
 
 def metrics_range(fake: FakePaperspace, request: RecordedRequest) -> Response:
@@ -337,6 +395,7 @@ ROUTES: dict[tuple[str, str, str], Endpoint] = {
     ("api", "PUT", "/entityTags/updateTags"): update_tags,
     ("api", "GET", "/vmTypes/getVmTypesByClusters"): machine_types,
     ("api", "GET", "/clusters/getClusters"): clusters,
+    ("api", "GET", "/projects/"): projects,
     ("logs", "GET", "/jobs/logs"): job_logs,
     ("metrics", "GET", "/metrics/api/v1/range"): metrics_range,
     ("metrics", "GET", "/metrics/api/v1/list"): metrics_list,

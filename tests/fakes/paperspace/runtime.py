@@ -19,10 +19,12 @@ and ``/run.sh`` (an image's own start script) by a stand-in that starts the ``ju
 
 Life: ``Pending`` (first quarter of the start-up delay) -> ``Provisioning`` (workspace fetched) ->
 ``Running`` (command started) -> ``Stopping`` (on stop: SIGTERM to the process group, SIGKILL after
-the grace period) -> ``Stopped``; or ``Error`` (workspace fetch failed, ``error_machines``, or the
-command exited non-zero by itself). When the command ends, whatever is left of its process group
-is killed (the container is gone), the remaining output is read, a ``PSEOF`` row is appended, and
-only then is the final state shown.
+the grace period; then the knob ``teardown_s``) -> ``Stopped``; or ``Error`` (workspace fetch
+failed, ``error_machines``, or the command exited non-zero by itself); or the state of an
+``Interrupt`` (``Preempted``, ``Cancelled``, ...: the platform ended it). The start-up states are
+the knob ``start_states``. When the command ends, whatever is left of its process group is killed
+(the container is gone), the remaining output is read, a ``PSEOF`` row is appended (served once
+every earlier row is), and only then is the final state shown.
 """
 
 from __future__ import annotations
@@ -37,11 +39,14 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .sandbox import fetch_workspace, rewrite_command, signal_group
 
-ACTIVE_STATES = frozenset({"Pending", "Provisioning", "Running", "Stopping"})
+if TYPE_CHECKING:
+    from .faults import Interrupt
+
+ACTIVE_STATES = frozenset({"Pending", "Provisioning", "Provisioned", "Running", "Stopping"})
 FINAL_STATES = frozenset({"Stopped", "Error"})
 DEFAULT_COMMAND = "jupyter lab --allow-root --ip=0.0.0.0 --no-browser"
 END_OF_LOG = "PSEOF"
@@ -81,6 +86,11 @@ class Plan:
     replay: str | None = None
     replay_line_delay_s: float = 0.0
     log_line_limit: int | None = None
+    start_states: tuple[str, ...] = ("Pending", "Provisioning")
+    interrupt: Interrupt | None = None
+    teardown_s: float = 0.0
+    late_log_every: int | None = None
+    late_log_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ class LogRow:
     line: int
     message: str
     timestamp: str
+    visible_at: float = 0.0  # time.monotonic() from which the logs API serves it
 
 
 @dataclass
@@ -146,6 +157,8 @@ class FakeNotebook:
         # "api", "deleted", "shutdown_timeout", "server_closed"; None when it ended by itself.
         self.stop_reason: str | None = None
         self.deleted = False
+        self.finished = False  # the final state is shown
+        self.interrupted = False  # the platform ended it (an Interrupt)
         self.created_at = utc_now()
         self.modified_at = self.created_at
         self.provisioning_started_at: dt.datetime | None = None
@@ -178,6 +191,7 @@ class FakeNotebook:
             self.job_handle, self.job_id, self.plan = job_handle, job_id, plan
             self._rows = []
             self.job_error = self.stop_reason = self.returncode = None
+            self.finished = self.interrupted = False
             self.started_at = self.finished_at = self.teardown_started_at = None
             self._stop_requested = threading.Event()
         self._set_state("Pending")
@@ -188,8 +202,17 @@ class FakeNotebook:
 
     def request_stop(self, reason: str = "api") -> None:
         with self._lock:
-            if self.stop_reason is None and self.state not in FINAL_STATES:
+            if self.stop_reason is None and not self.finished:
                 self.stop_reason = reason
+        self._stop_requested.set()
+
+    def _interrupt(self) -> None:
+        """The platform ends the notebook (``Faults.interrupt_machines``)."""
+        with self._lock:
+            if self.state != "Running" or self.stop_reason is not None:
+                return
+            self.interrupted = True
+            self.stop_reason = "interrupted"
         self._stop_requested.set()
 
     def mark_deleted(self) -> None:
@@ -218,9 +241,13 @@ class FakeNotebook:
             return self.state
 
     def rows(self, line: int = 1, limit: int = 10000) -> list[LogRow]:
+        """Rows from ``line`` on that the logs API serves now (a late row is left out until it
+        arrives; the rows after it are not held back)."""
+        now = time.monotonic()
         with self._lock:
             start = max(line, 1) - 1
-            return self._rows[start : start + max(limit, 0)]
+            visible = [row for row in self._rows[start:] if row.visible_at <= now]
+            return visible[: max(limit, 0)]
 
     def log_text(self) -> str:
         with self._lock:
@@ -267,7 +294,7 @@ class FakeNotebook:
 
     # --- life ------------------------------------------------------------------------------------
 
-    def _set_state(self, state: str, *, job_error: str | None = None) -> None:
+    def _set_state(self, state: str, *, job_error: str | None = None, final: bool = False) -> None:
         with self._changed:
             now = utc_now()
             self.state, self.modified_at = state, now
@@ -279,49 +306,93 @@ class FakeNotebook:
                 self.provisioning_finished_at = self.started_at = now
             elif state == "Stopping":
                 self.teardown_started_at = now
-            elif state in FINAL_STATES:
-                self.finished_at = now
+            if final:
+                self.finished, self.finished_at = True, now
             self._changed.notify_all()
 
     def _append(self, message: str, *, limit: int | None = None) -> None:
         if limit is not None and len(message) > limit:
             message = message[:limit]
+        now = time.monotonic()
         with self._lock:
-            row = LogRow(len(self._rows) + 1, message, iso(utc_now()) or "")
-            self._rows.append(row)
+            number = len(self._rows) + 1
+            every = self.plan.late_log_every
+            if message == END_OF_LOG:  # the end marker follows every row it ends
+                visible_at = max((row.visible_at for row in self._rows), default=now)
+            elif every and number % every == 0:
+                visible_at = now + self.plan.late_log_s
+            else:
+                visible_at = now
+            self._rows.append(LogRow(number, message, iso(utc_now()) or "", visible_at))
 
     def _finish(self, state: str, job_error: str | None = None) -> None:
         self._append(END_OF_LOG)
-        self._set_state(state, job_error=job_error)
+        interrupt = self.plan.interrupt
+        if self.interrupted and interrupt is not None:
+            state, job_error = interrupt.state, interrupt.job_error
+        elif self.plan.teardown_s > 0 and self.state != "Stopping":
+            self._set_state("Stopping")
+        if self.state == "Stopping" and self.plan.teardown_s > 0:
+            time.sleep(self.plan.teardown_s)
+        self._set_state(state, job_error=job_error, final=True)
 
     def _run(self) -> None:
+        timer = None
         try:
-            self._live()
+            timer = self._live()
         except Exception:
             text = traceback.format_exc()
             self._on_internal_error(text)
-            if self.state not in FINAL_STATES:
+            if not self.finished:
                 self._finish("Error", f"fake Paperspace internal error: {text.splitlines()[-1]}")
+        finally:
+            if timer is not None:
+                timer.cancel()
 
-    def _live(self) -> None:
+    def _start_up(self) -> bool:
+        """The start-up states, the workspace fetched on the way; False when it ended."""
         plan = self.plan
+        states = plan.start_states or ("Pending",)
+        self._set_state(states[0])
         if self._stop_requested.wait(plan.start_delay_s * 0.25):
-            return self._finish("Stopped")
-        self._set_state("Provisioning")
-        problem = self._prepare_workspace()
-        if problem is not None:
-            return self._finish("Error", problem)
-        if self._stop_requested.wait(plan.start_delay_s * 0.75):
-            return self._finish("Stopped")
+            self._finish("Stopped")
+            return False
+        later = states[1:] or states[:1]
+        share = plan.start_delay_s * 0.75 / len(later)
+        for i, state in enumerate(later):
+            self._set_state(state)
+            if i == 0:
+                problem = self._prepare_workspace()
+                if problem is not None:
+                    self._finish("Error", problem)
+                    return False
+            if self._stop_requested.wait(share):
+                self._finish("Stopped")
+                return False
+        return True
+
+    def _live(self) -> threading.Timer | None:
+        plan = self.plan
+        if not self._start_up():
+            return None
         if plan.stuck:
             self._stop_requested.wait()
-            return self._finish("Stopped")
+            self._finish("Stopped")
+            return None
         if plan.error is not None:
-            return self._finish("Error", plan.error)
+            self._finish("Error", plan.error)
+            return None
         self._set_state("Running")
+        timer = None
+        if plan.interrupt is not None:
+            timer = threading.Timer(plan.interrupt.after_s, self._interrupt)
+            timer.daemon = True
+            timer.start()
         if plan.replay is not None:
-            return self._replay(plan.replay)
-        return self._run_command()
+            self._replay(plan.replay)
+        else:
+            self._run_command()
+        return timer
 
     def _replay(self, text: str) -> None:
         for line in text.splitlines():

@@ -19,19 +19,19 @@ import string
 import tempfile
 import threading
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from . import endpoints
 from .faults import (
-    CAPACITY_MESSAGE,
     DEFAULT_ERROR_MESSAGE,
     INVALID_TOKEN_MESSAGE,
-    RUNNING_LIMIT_MESSAGE,
     Faults,
     machine_matches,
 )
+from .replay import apply_report, replay_report
 from .runtime import FakeNotebook, NotebookSpec, Plan, RuntimeSettings
 from .sandbox import install_fake_bin
 from .tls import make_certificate
@@ -52,6 +52,8 @@ class FakePaperspace:
       (``None``: no replacement).
     - ``base_path``: the ``PATH`` commands see after the fake's ``bin/`` (default: this process's).
     - ``workdir``: where notebook folders go (default: a temporary folder, removed on close).
+    - ``replay``: a ``grt doctor --probe`` report (a path or its parsed JSON) whose wording,
+      states and log caps the fault knobs take (see :mod:`.replay`); ``reset()`` keeps them.
 
     ``hour_s``, ``stop_grace_s``, ``base_path`` and ``notebooks_dir_placeholder`` may be changed
     while the fake runs; they apply to notebooks created afterwards. ``metric_values`` (chart name
@@ -72,8 +74,12 @@ class FakePaperspace:
         port: int = 0,
         log_port: int = 0,
         metrics_port: int = 0,
+        replay: Path | Mapping[str, Any] | None = None,
     ) -> None:
         self.faults = faults or Faults()
+        self.replayed = replay_report(replay) if replay is not None else None
+        if self.replayed is not None:
+            apply_report(self.faults, self.replayed)
         self.api_key = api_key
         self.host = host
         self.hour_s = hour_s
@@ -85,8 +91,11 @@ class FakePaperspace:
         self.repositories: dict[str, Path] = {}
         # Per machine type, a folder put first on the notebook's PATH (e.g. a fake nvidia-smi).
         self.machine_bins: dict[str, Path] = {}
+        # The team's projects, id -> name (None: every project id exists).
+        self.projects: dict[str, str] | None = None
         self.internal_errors: list[str] = []
         self.lock = threading.RLock()
+        self.closing = threading.Event()  # set on close: stalled requests give up
         self._ports = (port, log_port, metrics_port)
         self._given_workdir = workdir
         self._workdir: Path | None = None
@@ -126,6 +135,7 @@ class FakePaperspace:
         return self
 
     def close(self) -> None:
+        self.closing.set()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -155,6 +165,8 @@ class FakePaperspace:
             self.internal_errors.clear()
             self.metric_values.clear()
         self.faults.clear()
+        if self.replayed is not None:
+            apply_report(self.faults, self.replayed)
 
     def _stop_all(self, reason: str) -> None:
         notebooks = list(self._notebooks.values())
@@ -265,9 +277,9 @@ class FakePaperspace:
         if faults.running_limit is not None:
             active = sum(notebook.active for notebook in self._notebooks.values())
             if active >= faults.running_limit:
-                return RUNNING_LIMIT_MESSAGE.format(limit=faults.running_limit)
+                return faults.running_limit_message.format(limit=faults.running_limit)
         if machine_matches(faults.capacity_machines, machine_type):
-            return CAPACITY_MESSAGE
+            return faults.capacity_message
         return None
 
     def _runtime_settings(self) -> RuntimeSettings:
@@ -292,12 +304,18 @@ class FakePaperspace:
         if machine_matches(faults.error_machines, machine_type):
             error = faults.error_machines.get(machine_type, faults.error_machines.get("*"))
             error = error or DEFAULT_ERROR_MESSAGE
+        interrupts = faults.interrupt_machines
         return Plan(
             start_delay_s=faults.start_delay_s,
             stuck=machine_matches(faults.stuck_machines, machine_type),
             error=error,
             replay_line_delay_s=faults.replay_line_delay_s,
             log_line_limit=faults.log_line_limit,
+            start_states=faults.start_states,
+            interrupt=interrupts.get(machine_type, interrupts.get("*")),
+            teardown_s=faults.teardown_s,
+            late_log_every=faults.late_log_every,
+            late_log_s=faults.late_log_s,
         )
 
     def _with_replay(self, plan: Plan, notebook: FakeNotebook) -> Plan:

@@ -11,6 +11,7 @@ from typing import Any
 from .runtime import FakeNotebook
 
 TAG_CREATED = "2024-05-01T10:05:00.000Z"
+CLUSTER_ID = "clfake0001"  # the one cluster the fake offers its machines in
 
 # (label, kind, cpus, ram GiB, gpu count, gpu label, gpu memory GiB)
 MACHINE_TYPES: tuple[tuple[str, str, int, int, int, str | None, int], ...] = (
@@ -68,39 +69,76 @@ def tag_rows(notebook: FakeNotebook) -> list[dict[str, Any]]:
     ]
 
 
-def vm_types(unavailable: Iterable[str] = ()) -> dict[str, list[dict[str, Any]]]:
+def vm_types(
+    offered: Iterable[str] | None = None, unavailable: Iterable[str] = ()
+) -> dict[str, list[dict[str, Any]]]:
+    """The machine types list, shaped like the recorded one (``LIST_OF_VM_MACHINE_TYPES``):
+    ``offered`` labels (``None``: every type in :data:`MACHINE_TYPES`; a label it does not know
+    gets a plain CPU or GPU shape), those in ``unavailable`` (``"*"``: all) with
+    ``isAvailable: false``."""
     blocked = set(unavailable)
+    known = {spec[0]: spec for spec in MACHINE_TYPES}
+    labels = list(known) if offered is None else sorted(set(offered))
     entries = []
-    for label, kind, cpus, ram_gib, gpus, gpu_label, gpu_gib in MACHINE_TYPES:
-        gpu_model = (
-            None
-            if gpu_label is None
-            else {"model": "passthrough", "label": gpu_label, "memInBytes": str(gpu_gib << 30)}
-        )
+    for index, label in enumerate(labels, start=1):
+        spec = known.get(label) or _plain(label)
         entries.append(
-            {
-                "isAvailable": "*" not in blocked and label not in blocked,
-                "vmType": {
-                    "label": label,
-                    "kind": kind,
-                    "cpus": cpus,
-                    "ram": str(ram_gib << 30),
-                    "gpuCount": gpus,
-                    "isPreemptible": False,
-                    "deploymentType": kind,
-                    "deploymentSize": "small",
-                    "gpuModel": gpu_model,
-                },
-                "clusters": [
-                    {
-                        "id": "clfake0001",
-                        "name": "PS Notebooks (fake)",
-                        "type": "Kubernetes Processing Site",
-                    }
-                ],
-            }
+            _vm_entry(spec, index, available="*" not in blocked and label not in blocked)
         )
     return {"1": entries}
+
+
+def _plain(label: str) -> tuple[str, str, int, int, int, str | None, int]:
+    if has_gpu(label):
+        return (label, "gpu", 8, 30, 1, f"{label} (fake)", 16)
+    return (label, "cpu", 4, 8, 0, None, 0)
+
+
+def _vm_entry(
+    spec: tuple[str, str, int, int, int, str | None, int], index: int, *, available: bool
+) -> dict[str, Any]:
+    label, kind, cpus, ram_gib, gpus, gpu_label, gpu_gib = spec
+    gpu_model = (
+        {"model": "None", "label": "None", "memInBytes": "0"}  # as recorded for CPU types
+        if gpu_label is None
+        else {"model": "passthrough", "label": gpu_label, "memInBytes": str(gpu_gib << 30)}
+    )
+    return {
+        "showDisabled": False,
+        "isAvailable": available,
+        "isPreemptible": False,
+        "vmTypeId": index,
+        "vmType": {
+            "label": label,
+            "kind": kind,
+            "cpus": cpus,
+            "ram": str(ram_gib << 30),
+            "gpuCount": gpus,
+            "isPreemptible": False,
+            "deploymentType": kind,
+            "deploymentSize": "small",
+            "id": index,
+            "gpuModel": gpu_model,
+        },
+        "clusters": [
+            {"id": CLUSTER_ID, "name": "PS Notebooks (fake)", "type": "Kubernetes Processing Site"}
+        ],
+    }
+
+
+def project(project_id: str, name: str) -> dict[str, Any]:
+    """A project as ``GET /projects/`` lists it (the SDK reads ``handle``, ``name``,
+    ``repoName``, ``repoUrl`` and ``dtCreated``)."""
+    return {
+        "handle": project_id,
+        "name": name,
+        "repoName": None,
+        "repoUrl": None,
+        "dtCreated": TAG_CREATED,
+        "dtDeleted": None,
+        "isPrivate": True,
+        "tags": [],
+    }
 
 
 def has_gpu(machine_type: str) -> bool:

@@ -89,15 +89,30 @@ class _Handler(BaseHTTPRequestHandler):
             at=time.monotonic(),
         )
         fake._record(request)
+        if not self._wait_while_stalled():
+            return self._drop()
         rule = fake.faults.take_rule(split.path)
         if rule is not None and not rule.after_processing:
+            if rule.kind == "stall":
+                fake.closing.wait()
+                return self._drop()
             if rule.kind == "drop":
                 return self._drop()
-            return self._send(endpoints.Response(rule.status, raw=rule.body))
+            return self._send(
+                endpoints.Response(rule.status, raw=rule.body, headers=tuple(rule.headers.items()))
+            )
         response = fake._dispatch(request)
         if rule is not None:
             return self._drop()
         return self._send(response)
+
+    def _wait_while_stalled(self) -> bool:
+        """Hold the request while its server is stalled; False when the fake closed meanwhile."""
+        fake = self.server.fake
+        while self.server.role in fake.faults.stalled_servers:
+            if fake.closing.wait(0.05):
+                return False
+        return True
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -107,6 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: endpoints.Response) -> None:
         payload = response.encode()
         self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
         if response.status != 204:
             self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(payload)))
