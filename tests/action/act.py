@@ -240,6 +240,17 @@ class ActRun:
             and list(e.get("stepID", []))[: len(step)] == list(step)
         ]
 
+    def summary(self, job: str, *step: str) -> str:
+        """What a step (and the steps inside it) wrote to GITHUB_STEP_SUMMARY: its part of the
+        job summary."""
+        return "".join(
+            str(e.get("content", ""))
+            for e in self.events
+            if e.get("command") == "summary"
+            and e.get("jobID") == job
+            and list(e.get("stepID", []))[: len(step)] == list(step)
+        )
+
     def step_log(self, job: str, *step: str) -> str:
         """Every event of a step (and of the steps inside it), as text: for failure messages;
         assertions read results, outputs and commands."""
@@ -310,13 +321,17 @@ class Sandbox:
 
     def _git_config(self) -> None:
         self.gitconfig.write_text(
-            # both forms a job may use: the checkout's URL, and grt history's (with .git)
-            f'[url "{self.origin}"]\n\tinsteadOf = {self.url}.git\n\tinsteadOf = {self.url}\n'
+            f'[url "{self.origin}"]\n\tinsteadOf = {self.url}\n'
             "[user]\n\tname = runner\n\temail = runner@example.com\n"
             "[init]\n\tdefaultBranch = main\n"
             "[advice]\n\tdetachedHead = false\n",
             encoding="utf-8",
         )
+
+    def map_url(self, url: str, path: Path) -> None:
+        """The runner's git reaches `url` (and every URL that starts with it) at `path`, as a
+        user's `url.<path>.insteadOf` would; the longest match wins."""
+        self.git("config", "--global", "--add", f"url.{path}.insteadOf", url, cwd=self.root)
 
     def git_env(self) -> dict[str, str]:
         return {

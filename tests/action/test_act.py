@@ -97,6 +97,8 @@ def sandbox(tmp_path: Path, github: FakeGitHub, paperspace: FakePaperspace) -> S
     """The project's repository with the probe runtime on main, and a runner pointed at the fakes."""
     box = Sandbox(tmp_path / "act")
     box.commit("Add the Act Probe runtime", {PROBE_FILE: PROBE})
+    # the action's sources check reaches the probe's workspace too, as Gradient does
+    box.map_url(PROBE_WORKSPACE, paperspace.repositories[PROBE_WORKSPACE])
     box.env.update(paperspace.env())
     box.env.update(
         {
@@ -336,6 +338,7 @@ def release(box: Sandbox, tag: str, *, prerelease: bool) -> ActRun:
 
 def test_dashboard_builds_the_site_of_the_history_branch_and_deploys_it(tmp_path: Path) -> None:
     box = Sandbox(tmp_path / "act")
+    box.map_url("https://github.com/octo/runtimes.git", box.origin)  # where grt history reads
     box.push_branch("grt-history", history_files())  # what runtime-test.yml's report job keeps
     run = box.run(
         "workflow_dispatch",
@@ -345,6 +348,7 @@ def test_dashboard_builds_the_site_of_the_history_branch_and_deploys_it(tmp_path
     )
     assert run.job_results() == {"build": ["success"], "deploy": ["success"]}, run
     assert run.outputs("build", "dashboard")["site"] == "site"
+    assert "published at https://octo.github.io/runtimes/" in run.summary("build", "dashboard")
     assert run.outputs("deploy", "deployment")["page_url"] == "https://octo.github.io/runtimes/"
     site = box.home / "pages" / "runtimes"  # the deploy-pages stand-in's "Pages"
     assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")) == [
