@@ -18,7 +18,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("__main__",),
     ("cli",),
     ("commands",),
-    ("preflight",),  # grt doctor: ends its probe's notebook through orchestrate's ending path
+    ("preflight", "dashboard"),  # preflight: grt doctor ends its probe's notebook through
+    # orchestrate's ending path; dashboard: the run history as a site
     ("orchestrate", "history"),
     ("command", "plan", "providers", "report", "github", "sources"),
     ("settings",),

@@ -17,7 +17,18 @@ from . import __version__
 from .errors import GrtError, MatrixError
 from .github.actions import Actions
 
-COMMANDS = ("validate", "plan", "run", "report", "init", "sweep", "history", "doctor", "harness")
+COMMANDS = (
+    "validate",
+    "plan",
+    "run",
+    "report",
+    "init",
+    "sweep",
+    "history",
+    "doctor",
+    "harness",
+    "dashboard",
+)
 
 
 class Command(Protocol):

@@ -59,6 +59,9 @@ class TestResult:
     timing: Mapping[str, float] = dataclasses.field(default_factory=dict)  # seconds per phase
     cut: tuple[str, ...] = ()  # what was cut from the executed copy
     warnings: tuple[str, ...] = ()
+    # A notebook's executed copy as HTML, relative to the output folder, at the failing cell
+    # ("notebooks/C5/a.html#cell-5"); in results.json only when set
+    html: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -76,6 +79,8 @@ class TestResult:
             data["cut"] = list(self.cut)
         if self.warnings:
             data["warnings"] = list(self.warnings)
+        if self.html:
+            data["html"] = self.html
         return data
 
     @classmethod
@@ -95,6 +100,7 @@ class TestResult:
             },
             cut=_strings(data.get("cut"), f"{where}.cut"),
             warnings=_strings(data.get("warnings"), f"{where}.warnings"),
+            html=_text(data, "html", where),
         )
 
 

@@ -52,6 +52,8 @@ STANDIN_OF = {
     "actions/cache": "cache",
     "actions/upload-artifact": "upload-artifact",
     "actions/download-artifact": "download-artifact",
+    "actions/upload-pages-artifact": "upload-pages-artifact",
+    "actions/deploy-pages": "deploy-pages",
 }
 SLUG = "octo/runtimes"
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*([\w.-]+/[\w.-]+)@([\w.-]+)", re.MULTILINE)
@@ -417,6 +419,19 @@ class Sandbox:
         if branch:
             self.git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
         return self.git("rev-parse", "HEAD")
+
+    def push_branch(self, branch: str, files: Mapping[str, str]) -> str:
+        """A branch of its own (no common history with main) holding `files`, pushed to
+        origin.git ("GitHub"), as a job that keeps data on a branch would have pushed it."""
+        folder = self.root / f"branch-{branch}"
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+        self.git("init", "--quiet", str(folder), cwd=self.root)
+        self.git("add", "--all", cwd=folder)
+        self.git("commit", "--quiet", "-m", f"Data on {branch}", cwd=folder)
+        self.git("push", "--quiet", self.url, f"HEAD:refs/heads/{branch}", cwd=folder)
+        return self.git("rev-parse", "HEAD", cwd=folder)
 
     def pull_request(
         self, number: int, branch: str, files: Mapping[str, str | None]

@@ -18,6 +18,7 @@ import pytest
 
 from tests.action.act import REPO, ActRun, Sandbox, repository
 from tests.conftest_paperspace import FAKE_API_KEY
+from tests.dashboard.samples import history_files
 from tests.fakes.github import FakeGitHub
 from tests.fakes.paperspace import FakePaperspace
 from tests.harness.helpers import fake_nvidia_smi
@@ -149,6 +150,10 @@ def test_ci_action_job_runs_plans_and_reports(sandbox: Sandbox) -> None:
         json.loads((artifacts / "grt-results-Example" / "results.json").read_text())["runtime"]
         == "Example"
     )
+    # with each executed notebook's HTML page, in the run's artifact and the report's
+    for name in ("grt-results-Example", "grt-report"):
+        pages = sorted(p.name for p in (artifacts / name / "notebooks" / "C5").glob("*.html"))
+        assert pages == ["hello.html", "magics.html"], name
 
 
 # --- runtime-test.yml: plan -> one job per cell -> report -------------------------------------
@@ -328,6 +333,33 @@ def release(box: Sandbox, tag: str, *, prerelease: bool) -> ActRun:
         workflow=".github/workflows/release.yml",
         secrets={"GITHUB_TOKEN": TOKEN},
     )
+
+
+# --- dashboard.yml: the run history as a site, deployed to "GitHub Pages" ---------------------
+
+
+def test_dashboard_builds_the_site_of_the_history_branch_and_deploys_it(tmp_path: Path) -> None:
+    box = Sandbox(tmp_path / "act")
+    box.map_url("https://github.com/octo/runtimes.git", box.origin)  # where grt history reads
+    box.push_branch("grt-history", history_files())  # what runtime-test.yml's report job keeps
+    run = box.run(
+        "workflow_dispatch",
+        {"inputs": {}, "ref": "refs/heads/main", "repository": repository()},
+        workflow=".github/workflows/dashboard.yml",
+        variables={"DASHBOARD_URL": "https://octo.github.io/runtimes/"},
+    )
+    assert run.job_results() == {"build": ["success"], "deploy": ["success"]}, run
+    assert run.outputs("build", "dashboard")["site"] == "site"
+    assert "published at https://octo.github.io/runtimes/" in run.summary("build", "dashboard")
+    assert run.outputs("deploy", "deployment")["page_url"] == "https://octo.github.io/runtimes/"
+    site = box.home / "pages" / "runtimes"  # the deploy-pages stand-in's "Pages"
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")) == [
+        "index.html",
+        "runtimes/pytorch-1-12.html",
+        "runtimes/tensorflow-2-9-1.html",
+    ]
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "PyTorch 1.12" in index and "TensorFlow 2.9.1" in index and "Free-GPU" in index
 
 
 def test_release_moves_the_major_tag_to_a_stable_release(releases: Sandbox) -> None:

@@ -118,6 +118,7 @@ notebooks: [a.ipynb, b.ipynb]
 DRIFT = {"matrices": "drift", "runtime": "Drift", "api-key": API_KEY}
 PYTORCH_A4000 = {"runtime": "PyTorch 1.12", "machines": "A4000"}  # $0.76 an hour
 HISTORY_URL = "https://github.com/octo/runtimes.git"  # where `grt history` finds the repository
+SITE = "https://octo.github.io/runtimes/"  # the dashboard-url input
 
 
 def drifted_workspace(box: Sandbox) -> str:
@@ -220,6 +221,7 @@ def dispatch(tmp_path_factory: pytest.TempPathFactory, registry: FakeRegistry) -
         "out": "out-unreadable",
         "save-history": "true",
     }
+    cases["dashboard-unreadable"] = {"mode": "dashboard", "out": "site", "dashboard-url": SITE}
     payload = {"inputs": {}, "ref": "refs/heads/main", "repository": repository("octo/runtimes")}
     return run_cases(box, "workflow_dispatch", payload, cases)
 
@@ -290,6 +292,16 @@ def test_report_expands_globs_and_fails_when_nothing_matches(dispatch: ActRun) -
     assert any("missing-* matched nothing" in w for w in warnings(dispatch, "report-globs"))
     assert dispatch.step("cases", "report-nothing") == "failure"
     assert any("nothing to report" in e for e in errors(dispatch, "report-nothing"))
+
+
+def test_a_dashboard_without_a_readable_history_fails(dispatch: ActRun) -> None:
+    """Nothing to publish: the step fails (dashboard.yml's success path runs in test_act.py)."""
+    case = "dashboard-unreadable"
+    assert dispatch.step("cases", case) == "failure"
+    assert any("history-branch: could not be read" in e for e in errors(dispatch, case))
+    assert dispatch.step("cases", case, "grt") == "failure"
+    assert dispatch.outputs("cases", case)["site"] == ""
+    assert dispatch.step("cases", case, "7") is None  # a site is no results artifact
 
 
 # --- check-sources: before any notebook is paid for, the matrix must match its workspace -------

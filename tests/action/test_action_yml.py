@@ -85,6 +85,7 @@ def test_inputs_that_grt_needs_are_in_the_grt_steps_env() -> None:
         "runtimes",
         "workspace-ref",
         "matrices",
+        "artifact-name",  # what the reports name as the artifact holding the pages
     }
 
 

@@ -34,6 +34,8 @@ WRITES = {
     ("runtime-test.yml", "report", "checks"),
     ("runtime-test.yml", "report", "contents"),  # the history branch (save-history)
     ("release.yml", "move-major-tag", "contents"),
+    ("dashboard.yml", "deploy", "pages"),  # GitHub Pages
+    ("dashboard.yml", "deploy", "id-token"),  # deploy-pages proves where the site comes from
     ("workspace-repo.yml", "test", "pull-requests"),
     ("workspace-repo.yml", "test", "checks"),
     ("fork-label-gated.yml", "test", "pull-requests"),

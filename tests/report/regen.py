@@ -9,6 +9,7 @@ change to the rendering, run the command and review the diff of `golden/`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -62,6 +63,12 @@ def _cases() -> dict[str, Callable[[], str]]:
     cases["pytorch.comment-changes.md"] = _one(
         "pytorch", lambda r: comment_body.render(r, MOVED, baseline=_all_passed(r)) + "\n"
     )
+    cases["pytorch.summary-links.md"] = _one(
+        "pytorch", lambda r: markdown.summary([r], run_url=RUN_URL, links=LINKS)
+    )
+    cases["pytorch.comment-links.md"] = _one(
+        "pytorch", lambda r: comment_body.render(r, WITH_LINKS) + "\n"
+    )
     cases["hostile.comment-2000.md"] = _one(
         "hostile", lambda r: comment_body.render(r, HEADER, limit=2000) + "\n"
     )
@@ -82,6 +89,10 @@ MOVED = comment_body.Header(
     sha=SHA,
     head_moved_to="fedcba9876543210fedcba9876543210fedcba98",
 )
+
+
+LINKS = markdown.Links(RUN_URL, "grt-results-PyTorch-1.12", "https://acme.github.io/runtimes/")
+WITH_LINKS = dataclasses.replace(HEADER, links=LINKS)
 
 
 def _all_passed(run: RunResult) -> state.Cells:

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from ..errors import UsageError
 from ..providers import naming
-from ..report.outputs import Output, load_results
+from ..report.outputs import Output, copy_cell_files, load_results
 from ..results import RunResult, exit_code, merge, verified
 from . import ledger
 from .arguments import add_fail_on, add_publishing
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     runs: list[RunResult] = []
+    sources: list[tuple[Path, list[str]]] = []  # each results file's folder and its machines
     for path in args.results:
         files = sorted(path.rglob("results.json")) if path.is_dir() else [path]
         if not files:
@@ -40,11 +41,13 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
             )
         for file in files:
             try:
-                runs.extend(verified(r) for r in load_results(file))
+                found = [verified(r) for r in load_results(file)]
             except OSError as exc:
                 raise UsageError(f"--results: {file}: cannot be read ({exc.strerror})") from None
             except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
                 raise UsageError(f"--results: {file}: not a results file ({exc})") from None
+            runs.extend(found)
+            sources.append((file.parent, [c.machine for r in found for c in r.cells]))
     history: Path | None = args.history
     if history is not None and history.exists() and not history.is_dir():
         raise UsageError(f"--history: {str(history)!r} is not a folder (valid: a folder)")
@@ -56,6 +59,11 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         ]
     else:  # results of an older grt carry no run id: the report is their run
         merged = [dataclasses.replace(r, run_id=r.run_id or origin.run_id) for r in merged]
+    for folder, machines in sources:  # the pages results.json points at come along
+        try:
+            copy_cell_files(folder, args.out, machines)
+        except OSError as exc:
+            print(f"WARNING: {folder}: notebooks and logs not copied ({exc})", file=sys.stderr)
     output = Output(args.out)
     paths = output.results(merged)
     from ..report.markdown import terminal_table

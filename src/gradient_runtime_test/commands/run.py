@@ -10,7 +10,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
@@ -26,6 +26,7 @@ from ..orchestrate.jobs import make_job
 from ..plan import Cell, plan
 from ..providers import naming
 from ..providers.base import Launch, Provider
+from ..report.html import Pages, with_pages
 from ..report.outputs import Output
 from ..report.progress import make_progress
 from ..results import CellResult, CellStatus, RunResult, exit_code
@@ -116,9 +117,12 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         prepared.provider.close()
         raise
     publisher = _Publisher(prepared.settings, prepared.runtime.name, env, prepared.ledger.baseline)
+    pages = Pages()
+    pages.warm()  # nbconvert loads while the cells run
     done = _execute(prepared, publisher)
     output = Output(prepared.settings.out)
-    paths = _write(output, done.result, done.outcomes)
+    result, paths = _write(output, done, pages, _injected(prepared.runtime))
+    done = dataclasses.replace(done, result=result)
     if prepared.settings.history is not None:
         problem = ledger.record(
             prepared.settings.history, [done.result], event=prepared.origin.event
@@ -452,11 +456,33 @@ def _make_provider(settings: RunSettings, catalogue: Catalogue) -> Provider:
     return LocalProvider(base_env=settings.env, matrices_root=catalogue.root)
 
 
-def _write(output: Output, result: RunResult, outcomes: Sequence[Outcome]) -> dict[str, Path]:
-    paths = output.results([result])
-    for outcome in outcomes:
-        output.cell_files(outcome.result.machine, outcome.log, outcome.notebooks)
-    return paths
+def _write(
+    output: Output, done: _Done, pages: Pages, injected: Collection[str]
+) -> tuple[RunResult, dict[str, Path]]:
+    """The output folder: each executed notebook and its HTML page (failing tests point at it),
+    the logs, then results.json, junit.xml and summary.md. A page that cannot be made is a
+    warning: the verdicts stand."""
+    written = {}
+    for outcome in done.outcomes:
+        machine = outcome.result.machine
+        output.cell_files(machine, outcome.log, outcome.notebooks)
+        written[machine], problems = pages.write(
+            output.root,
+            machine,
+            outcome.notebooks,
+            outcome.result.tests,
+            title=done.result.runtime,
+            injected=injected,
+        )
+        for problem in problems:
+            print(f"WARNING: {problem}", file=sys.stderr)
+    result = with_pages(done.result, written)
+    return result, output.results([result])
+
+
+def _injected(runtime: Runtime) -> frozenset[str]:
+    """Notebooks the harness injects a parameters cell into (those with parameters)."""
+    return frozenset(entry.path for entry in runtime.notebooks if entry.parameters)
 
 
 def _prepare_out(out: Path) -> None:

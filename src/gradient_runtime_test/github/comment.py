@@ -138,6 +138,7 @@ class LiveComment:
                 else ""
             ),
             head_moved_to=moved,
+            links=comment_body.links_of(self._context),
         )
         body = comment_body.render(run, header, baseline=self._baseline)
         if self._comment is not None:

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import urllib.parse
+from typing import TYPE_CHECKING
 
 from gradient_runtime_test.github import state
 from gradient_runtime_test.report import markdown
 from gradient_runtime_test.results import RunResult
+
+if TYPE_CHECKING:
+    from gradient_runtime_test.github.context import GitHubContext
 
 COMMENT_LIMIT = 65_536  # GitHub's maximum comment body, in characters
 _MARKER_PREFIX = "<!-- gradient-runtime-test:runtime="
@@ -45,6 +49,12 @@ class Header:
     commit_url: str = ""  # "" when the tested commit is unknown
     sha: str | None = None
     head_moved_to: str | None = None  # the PR head when it is no longer the tested commit
+    links: markdown.Links | None = None  # the run's artifact and the dashboard
+
+
+def links_of(context: GitHubContext) -> markdown.Links:
+    """The run's artifact and the dashboard, as the comment and the job summary link them."""
+    return markdown.Links(context.run_url, context.artifact, context.dashboard_url)
 
 
 def render(
@@ -69,7 +79,7 @@ def render(
     )
     table = markdown.status_table(run).rstrip("\n")
     changes = _changes(baseline, cells)
-    details = markdown.failure_details(run).rstrip("\n")
+    details = markdown.failure_details(run, links=header.links).rstrip("\n")
 
     def join(*parts: str) -> str:
         middle = (markdown.uncommented(p) for p in (top, *parts))  # none holds one; none can
@@ -84,7 +94,7 @@ def render(
     )
     room = limit - len(join(table, changes, "x")) + 1
     if room >= _MIN_DETAILS:
-        shorter = markdown.failure_details(run, max_chars=room).rstrip("\n")
+        shorter = markdown.failure_details(run, max_chars=room, links=header.links).rstrip("\n")
         if shorter and len(join(table, changes, shorter)) <= limit:
             return join(table, changes, shorter)
     if details:
@@ -111,6 +121,8 @@ def _title(run: RunResult, header: Header) -> str:
         short = f"`{header.sha[:7]}`"
         facts.append(f"commit [{short}]({header.commit_url})" if header.commit_url else short)
     facts.append(f"[workflow run]({header.run_url})")
+    if header.links is not None and header.links.dashboard_url.startswith(("https://", "http://")):
+        facts.append(markdown.link("dashboard", header.links.dashboard_url))
     runtime = markdown.escape(run.runtime)
     return f"### Gradient runtime test: {runtime} — {verdict}\n\n" + " · ".join(facts)
 

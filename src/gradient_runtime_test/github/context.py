@@ -60,6 +60,8 @@ class GitHubContext:
     is_fork: bool = False
     ref: str | None = None
     runtime: str | None = None  # a dispatch's `runtime` input, when given
+    artifact: str = ""  # GRT_ARTIFACT_NAME: the artifact the Action uploads the output folder as
+    dashboard_url: str = ""  # GRT_DASHBOARD_URL: the dashboard site (the Action's dashboard-url)
     token: str | None = dataclasses.field(default=None, repr=False)
     actor: str = ""  # GITHUB_ACTOR: who triggered the run
     pr_author: str = ""  # the pull request's author, for PR events
@@ -121,6 +123,8 @@ class GitHubContext:
             run_attempt=env.get("GITHUB_RUN_ATTEMPT") or "1",
             head_repository=repository,
             token=env.get("GITHUB_TOKEN") or None,
+            artifact=env.get("GRT_ARTIFACT_NAME", "").strip(),
+            dashboard_url=env.get("GRT_DASHBOARD_URL", "").strip(),
             actor=env.get("GITHUB_ACTOR", ""),
             timeout_s=github_timeout_s(env),
         )

@@ -73,7 +73,10 @@ def publish(
     the job summary, and in a comment that holds no state of its own.
     """
     conclusion = overall_conclusion(runs)
-    actions.append_summary(markdown.summary(runs, run_url=context.run_url if context else None))
+    links = comment_body.links_of(context) if context else None
+    actions.append_summary(
+        markdown.summary(runs, run_url=context.run_url if context else None, links=links)
+    )
     baselines = baselines or {}
     changes = [_changes(run, baselines[run.runtime]) for run in runs if run.runtime in baselines]
     if changes:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["clean", "gpu_summary", "one_line", "shorten", "strip_ansi"]
+__all__ = ["clean", "gpu_summary", "one_line", "page_link", "shorten", "strip_ansi"]
 
 # CSI (colours, cursor moves), OSC (titles, hyperlinks; ended by BEL or ST) and 2-byte escapes.
 _ANSI = re.compile(
@@ -29,6 +29,8 @@ _INVALID = re.compile(
     + "]"
 )
 _SPACES = re.compile(r"\s+")
+# A notebook test's page (TestResult.html): an .html file under notebooks/, maybe at a cell
+_PAGE = re.compile(r"^notebooks/(?!(.*[/\\])?\.\.([/\\]|$)).{1,400}\.html(#cell-\d+)?$")
 
 
 def strip_ansi(text: str) -> str:
@@ -46,6 +48,13 @@ def clean(text: str) -> str:
 def one_line(text: str) -> str:
     """`clean` text with every run of whitespace (newlines included) collapsed to one space."""
     return _SPACES.sub(" ", clean(text)).strip()
+
+
+def page_link(value: str) -> str:
+    """A test's HTML page as reports show it ("notebooks/C5/a.html#cell-5"); "" when `value` is
+    not such a relative path (results.json of a fan-out job is input like any other)."""
+    value = one_line(value)
+    return value if _PAGE.match(value) else ""
 
 
 def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:

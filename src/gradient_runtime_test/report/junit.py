@@ -20,6 +20,9 @@ Every failure and error has a body: the test's details, else its message. A note
 (e.g. time spent outside its cells), what was cut from its executed copy, and the message of a
 passing notebook (one that ended early) go to the test case's `<system-out>`.
 
+A notebook test's body starts with its executed copy's HTML page, at the failing cell
+(`Executed notebook: notebooks/<machine>/<path>.html#cell-<n>`, relative to the output folder).
+
 A cell without tests (error, unavailable, cancelled, ...) still gets a suite, holding one test
 case named `cell` that carries the cell's reason and log tail; so does a failed or error cell none
 of whose tests failed, so that the counts never show green for a red cell.
@@ -39,7 +42,7 @@ from typing import Any
 
 import junit_xml
 
-from gradient_runtime_test.report import clean, gpu_summary, one_line, shorten
+from gradient_runtime_test.report import clean, gpu_summary, one_line, page_link, shorten
 from gradient_runtime_test.results import CellResult, CellStatus, RunResult, TestResult, TestStatus
 
 __all__ = ["classname", "render"]
@@ -118,7 +121,7 @@ def _case(test: TestResult, cls: str) -> Any:
     case = junit_xml.TestCase(name, classname=cls, elapsed_sec=test.duration_s)
     msg = _message(test.message)
     output = _text(test.details)
-    body = output or _text(test.message)  # every failure and error gets a body
+    body = _text(_with_page(test)) or _text(test.message)  # every failure and error gets a body
     if status == TestStatus.FAILED:
         case.add_failure_info(message=msg or "failed", output=body)
     elif status == TestStatus.ERROR:
@@ -136,6 +139,12 @@ def _case(test: TestResult, cls: str) -> Any:
     if notes:
         case.stdout = f"{case.stdout}\n{notes}" if case.stdout else notes
     return case
+
+
+def _with_page(test: TestResult) -> str:
+    """A notebook's details, led by its executed copy's HTML page (at the failing cell)."""
+    page = f"Executed notebook: {page_link(test.html)}" if page_link(test.html) else ""
+    return "\n\n".join(part for part in (page, test.details) if part)
 
 
 def _notes(test: TestResult) -> str | None:

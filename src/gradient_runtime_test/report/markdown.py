@@ -19,17 +19,19 @@ becoming a link; in code, where neither happens, one between `<` and `!--` and b
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from gradient_runtime_test.report import clean, gpu_summary, one_line, shorten
+from gradient_runtime_test.report import clean, gpu_summary, one_line, page_link, shorten
 from gradient_runtime_test.results import CellResult, CellStatus, RunResult, TestResult, TestStatus
 
 __all__ = [
     "STATUS_EMOJI",
+    "Links",
     "code_span",
     "cost_line",
     "cost_markdown",
@@ -37,6 +39,7 @@ __all__ = [
     "escape",
     "failure_details",
     "human_duration",
+    "link",
     "money",
     "notes_section",
     "status_label",
@@ -90,6 +93,21 @@ _URL_SAFE = "/:?#=&%@+,;~-._!$*'"  # RFC 3986 minus ( ) [ ] and anything that en
 _HEADER = ("Machine", "Status", "Checks", "Notebooks", "GPU", "Time", "Cost", "Notebook")
 _ALIGN = (":--", ":--", "--:", "--:", ":--", "--:", "--:", ":--")
 _NONE = "—"
+
+
+@dataclasses.dataclass(frozen=True)
+class Links:
+    """Where else the results are, for a workflow run: its artifact (the output folder, uploaded
+    by the Action under this name) and the dashboard (the run history's site)."""
+
+    run_url: str = ""
+    artifact: str = ""
+    dashboard_url: str = ""
+
+    @property
+    def artifact_url(self) -> str:
+        """The run's artifacts (GitHub knows an artifact's own URL only once it is uploaded)."""
+        return f"{self.run_url}#artifacts" if self.run_url else ""
 
 
 # -- small pieces ------------------------------------------------------------------------------
@@ -204,6 +222,11 @@ def _fenced(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
+def link(text: str, url: str) -> str:
+    """`[text](url)` for an http(s) URL; escaped text otherwise."""
+    return _link(text, url)
+
+
 def _link(text: str, url: str) -> str:
     """`[text](url)` for an http(s) URL (made safe for a table cell); escaped text otherwise."""
     url = one_line(url)
@@ -299,14 +322,27 @@ def _summary_line(emoji: str, machine: str, what: str, message: str) -> str:
     return f"<details><summary>{text}</summary>"
 
 
-def _test_section(cell: CellResult, test: TestResult) -> str:
+def _page_line(test: TestResult, links: Links | None) -> str:
+    """Where the failing cell is: its executed notebook's HTML page and anchor, in the artifact
+    (linked) or the output folder."""
+    page = page_link(test.html)
+    if not page:
+        return ""
+    if links is not None and links.artifact:
+        where = f"in the artifact {_link(links.artifact, links.artifact_url)}"
+    else:
+        where = "in the output folder"
+    return f"\n\n📄 Executed notebook: {code_span(page)} {where}"
+
+
+def _test_section(cell: CellResult, test: TestResult, links: Links | None = None) -> str:
     name = f"<code>{_inert(html.escape(shorten(one_line(test.name), _NAME_CHARS)))}</code>"
     head = _summary_line(_TEST_EMOJI.get(test.status, "❌"), cell.machine, name, test.message)
     # Without details, the message is worth a block only when the summary line had to cut it.
     long_message = len(one_line(test.message)) > _SUMMARY_CHARS
     body = _tail(test.details or (test.message if long_message else ""))
     block = _fenced(body) if body else "No traceback was recorded."
-    return f"{head}\n\n{block}\n\n</details>"
+    return f"{head}{_page_line(test, links)}\n\n{block}\n\n</details>"
 
 
 def _cell_section(cell: CellResult) -> str:
@@ -317,11 +353,11 @@ def _cell_section(cell: CellResult) -> str:
     return f"{head}\n\n{block}\n\n</details>"
 
 
-def _sections(run: RunResult) -> list[str]:
+def _sections(run: RunResult, links: Links | None) -> list[str]:
     sections: list[str] = []
     for cell in run.cells:
         failing = [t for t in cell.tests if t.status in _FAILING]
-        sections.extend(_test_section(cell, t) for t in failing)
+        sections.extend(_test_section(cell, t, links) for t in failing)
         if not failing and cell.status in (CellStatus.FAILED, CellStatus.ERROR):
             sections.append(_cell_section(cell))
     return sections
@@ -332,13 +368,16 @@ def _more_note(n: int) -> str:
     return f"… and {n} more {noun} (see the job summary / results.json)"
 
 
-def failure_details(run: RunResult, *, max_chars: int | None = None) -> str:
-    """One collapsible section per failing test, and per error cell without failing tests.
+def failure_details(
+    run: RunResult, *, max_chars: int | None = None, links: Links | None = None
+) -> str:
+    """One collapsible section per failing test, and per error cell without failing tests; a
+    notebook's names its HTML page and anchor (in the artifact of `links`, when given).
 
     With `max_chars`, sections stop before the text would exceed it, and a last line says how
     many were left out; the result is never longer than `max_chars`.
     """
-    sections = _sections(run)
+    sections = _sections(run, links)
     if max_chars is None:
         return "\n\n".join(sections)
     kept: list[str] = []
@@ -428,20 +467,30 @@ def _truncated_table(run: RunResult, budget: int) -> str:
 
 
 def summary(
-    runs: Sequence[RunResult], *, run_url: str | None = None, max_chars: int = 1_000_000
+    runs: Sequence[RunResult],
+    *,
+    run_url: str | None = None,
+    max_chars: int = 1_000_000,
+    links: Links | None = None,
 ) -> str:
-    """`summary.md`: per runtime its heading, counts, status table and failure details.
+    """`summary.md`: per runtime its heading, counts, status table and failure details
+    (`links`: the artifact and the dashboard, in GitHub Actions).
 
     Stays within `max_chars`: failure details shrink first (and go when there is no room), then
     tables lose rows, with a note saying how many are not shown.
     """
     title = "## Gradient runtime test"
-    if run_url:
-        title += "\n\n" + _link("Workflow run", run_url)
+    top = [_link("Workflow run", run_url)] if run_url else []
+    if links is not None and links.dashboard_url:
+        top.append(_link("Dashboard", links.dashboard_url))
+    if top:
+        title += "\n\n" + " · ".join(top)
     heads = [_heading(run) for run in runs]
     tables = [status_table(run) for run in runs]
     details = [
-        "\n\n".join(part for part in (failure_details(run), notes_section(run)) if part)
+        "\n\n".join(
+            part for part in (failure_details(run, links=links), notes_section(run)) if part
+        )
         for run in runs
     ]
 
@@ -463,7 +512,7 @@ def summary(
             max_chars - len(base), [len(d) - len(s) for d, s in zip(details, short, strict=True)]
         )
         fitted = [
-            failure_details(run, max_chars=len(s) + x)
+            failure_details(run, max_chars=len(s) + x, links=links)
             if d and len(s) + x >= _MIN_DETAILS_CHARS
             else s
             for run, d, s, x in zip(runs, details, short, extra, strict=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -120,6 +121,27 @@ def safe_relative(path: str) -> PurePosixPath | None:
     ):
         return None
     return PurePosixPath(*parts)
+
+
+def copy_cell_files(source: Path, out: Path, machines: Sequence[str]) -> None:
+    """A fan-out job's executed notebooks, their HTML pages and logs, from its output folder
+    `source` into `out` (a machine's files replace those of an earlier job), so the links of
+    results.json hold in the merged folder too."""
+    if source.resolve() == out.resolve():
+        return
+    for machine in machines:
+        folder = safe_relative(machine)
+        if folder is None:
+            continue
+        notebooks = source / "notebooks" / folder
+        if notebooks.is_dir() and not notebooks.is_symlink():
+            target = out / "notebooks" / folder
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(notebooks, target, symlinks=True)
+        log = source / "logs" / f"{folder}.log"
+        if log.is_file() and not log.is_symlink():
+            (out / "logs").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, out / "logs" / f"{folder}.log")
 
 
 def load_results(path: Path) -> list[RunResult]:

@@ -527,8 +527,22 @@ def upload_artifact_main() -> None:
             raise Failed(message)
         (warning if if_none == "warn" else info)(message)
         return
+    position, digest, total = _upload(name, files, root, overwrite=get_bool("overwrite", False))
+    server = env("GITHUB_SERVER_URL", "https://github.com")
+    set_output("artifact-id", str(position))
+    set_output(
+        "artifact-url",
+        f"{server}/{env('GITHUB_REPOSITORY')}/actions/runs/{env('GITHUB_RUN_ID')}/artifacts/{position}",
+    )
+    set_output("artifact-digest", digest)
+    info(f"Artifact {name} uploaded: {len(files)} files, {total} bytes")
+
+
+def _upload(name: str, files: List[Path], root: Path, *, overwrite: bool) -> Tuple[int, str, int]:
+    """`files` (paths relative to `root`) as the artifact `name` of this run on the runner's
+    artifact server: (its position in the run's list, SHA-256 of paths and contents, bytes)."""
     listed = _list_artifacts()
-    if any(a.get("name") == name for a in listed) and not get_bool("overwrite", False):
+    if any(a.get("name") == name for a in listed) and not overwrite:
         raise Failed(
             f"Failed to CreateArtifact: an artifact with this name already exists on the workflow run: {name}"
         )
@@ -556,14 +570,85 @@ def upload_artifact_main() -> None:
     if status != 200:
         raise Failed(f"artifact server: HTTP {status} finalizing {name}: {answer}")
     position = 1 + next((i for i, a in enumerate(_list_artifacts()) if a.get("name") == name), 0)
-    server = env("GITHUB_SERVER_URL", "https://github.com")
-    set_output("artifact-id", str(position))
-    set_output(
-        "artifact-url",
-        f"{server}/{env('GITHUB_REPOSITORY')}/actions/runs/{env('GITHUB_RUN_ID')}/artifacts/{position}",
+    return position, digest.hexdigest(), total
+
+
+def _download(name: str, folder: Path) -> None:
+    """The artifact `name` of this run into `folder`."""
+    artifact = next((a for a in _list_artifacts() if a.get("name") == name), None)
+    if artifact is None:
+        raise Failed(f"Unable to download artifact(s): Artifact not found for name: {name}")
+    status, items = http_json(
+        "GET", f"{artifact['fileContainerResourceUrl']}?itemPath={urllib.parse.quote(name)}"
     )
-    set_output("artifact-digest", digest.hexdigest())
-    info(f"Artifact {name} uploaded: {len(files)} files, {total} bytes")
+    if status != 200 or not isinstance(items, dict):
+        raise Failed(f"artifact server: HTTP {status} listing {name}: {items}")
+    for item in items.get("value") or []:
+        relative = str(item["path"])[len(name) + 1 :]
+        destination = (folder / relative).resolve()
+        if not str(destination).startswith(str(folder.resolve())):
+            raise Failed(f"artifact {name}: {relative} is outside the download folder")
+        status, data = http("GET", str(item["contentLocation"]))
+        if status != 200:
+            raise Failed(f"artifact server: HTTP {status} downloading {item['path']}")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(data)
+
+
+# --- actions/upload-pages-artifact and actions/deploy-pages -----------------------------------
+
+
+def upload_pages_artifact_main() -> None:
+    """Packs the folder `path` into one tar file (no links inside: Pages refuses them) and uploads
+    it as the artifact `name` (default `github-pages`), as a Pages deployment expects."""
+    folder = resolve(get_input("path", "_site/"))
+    if not folder.is_dir():
+        raise Failed(f"path: {folder} is not a folder of static files")
+    links = [p for p in folder.rglob("*") if p.is_symlink()]
+    if links:
+        raise Failed(f"path: {links[0]} is a link; a Pages artifact holds none")
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "artifact.tar"
+        with tarfile.open(archive, "w") as tar:
+            for path in sorted(folder.rglob("*")):
+                if path.name.startswith(".") or path.name == ".git":
+                    continue
+                tar.add(str(path), arcname=path.relative_to(folder).as_posix(), recursive=False)
+        position, _, total = _upload(
+            get_input("name", "github-pages"), [archive], Path(tmp), overwrite=False
+        )
+    set_output("artifact_id", str(position))
+    info(f"Pages artifact uploaded: {total} bytes")
+
+
+def deploy_pages_main() -> None:
+    """ "Deploys" the Pages artifact of this run: extracts it into the runner's own stand-in for
+    the Pages site, `$HOME/pages/<repository>/`, and says where the site would be."""
+    name = get_input("artifact_name", "github-pages")
+    owner, _, repo = env("GITHUB_REPOSITORY", "octo/runtimes").partition("/")
+    site = Path(env("HOME", str(workspace())), "pages", repo)
+    with tempfile.TemporaryDirectory() as tmp:
+        _download(name, Path(tmp))
+        archive = Path(tmp) / "artifact.tar"
+        if not archive.is_file():
+            raise Failed(f"artifact {name}: no artifact.tar (upload it with upload-pages-artifact)")
+        shutil.rmtree(site, ignore_errors=True)
+        site.mkdir(parents=True)
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                target = (site / member.name).resolve()
+                inside = str(target).startswith(str(site.resolve()) + os.sep)
+                if not inside or not (member.isfile() or member.isdir()):
+                    raise Failed(f"artifact {name}: {member.name} cannot be deployed")
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                source = tar.extractfile(member)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(source.read() if source else b"")
+    url = f"https://{owner}.github.io/{repo}/"
+    set_output("page_url", url)
+    info(f"Deployed to {site} (would be {url})")
 
 
 def _match_files(patterns: List[str], hidden: bool) -> Tuple[List[Path], Path]:
@@ -643,6 +728,8 @@ ACTIONS: Dict[Tuple[str, str], Callable[[], None]] = {
     ("cache", "post"): cache_post,
     ("upload-artifact", "main"): upload_artifact_main,
     ("download-artifact", "main"): download_artifact_main,
+    ("upload-pages-artifact", "main"): upload_pages_artifact_main,
+    ("deploy-pages", "main"): deploy_pages_main,
 }
 
 
