@@ -17,7 +17,8 @@ from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
 from gradient_runtime_test.providers.base import Launch
 from gradient_runtime_test.providers.local import LocalProvider
 from gradient_runtime_test.results import CellStatus
-from tests.e2e.workspace import REPO
+from tests.e2e.workspace import REPO, WORKSPACE_URL, make_matrices, make_workspace
+from tests.sources.gitrepos import instead_of, user_env
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -208,3 +209,34 @@ def test_without_a_namespace_secrets_in_the_environment_refuse_the_run(tmp_path:
     assert list(tmp_path.iterdir()) == [stubs]  # refused before anything was made
     provider = LocalProvider(base_env={"PATH": path, "GH_TOKEN": ""}, scratch_root=tmp_path)
     provider.close()  # no secret (an empty one is none): it runs, without a namespace
+
+
+def test_a_git_workspace_is_cloned_through_the_users_git_config(tmp_path: Path) -> None:
+    """The workspace URL reaches a local repository only through `url.<local>.insteadOf` in the
+    user's global git config, as a mirror or a credential helper would: grt's clone must use it."""
+    repo = make_workspace(tmp_path)
+    matrices = make_matrices(tmp_path, machines="[C5]", notebooks="[hello.ipynb]")
+    home = tmp_path / "home"
+    user = user_env(home)
+    instead_of(user, WORKSPACE_URL, repo)
+    out = tmp_path / "out"
+    args = ["run", "--matrices", str(matrices), "--runtime", "E2E Runtime"]
+    args += ["--provider", "local", "--out", str(out)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradient_runtime_test", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "GRT_POLL_INTERVAL": "0.1",
+            "HOME": user["HOME"],
+            "GIT_CONFIG_GLOBAL": user["GIT_CONFIG_GLOBAL"],
+            "GIT_CONFIG_NOSYSTEM": "1",
+        },
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (cell,) = json.loads((out / "results.json").read_text())["cells"]
+    assert cell["status"] == "passed", cell
+    assert {t["name"]: t["status"] for t in cell["tests"]}["notebooks/hello.ipynb"] == "passed"

@@ -38,6 +38,10 @@ _PASS_ENV = ("LANG", "LC_ALL", "TERM", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDL
 # What notebook code must never be able to read: a run without a namespace refuses to start
 # while one of them is set.
 SECRET_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN", "PAPERSPACE_API_KEY")
+# Variables that point git at a repository the caller is in (a hook's), not at the clone.
+_GIT_REPO_VARIABLES = frozenset(
+    ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
+)
 UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
 USER_NAMESPACE = ("--user", "--map-root-user")
 # PID 1 of the namespace takes the command from its environment, not its arguments (the unshare
@@ -166,7 +170,10 @@ class LocalProvider:
             self._git(["-C", str(dest), "checkout", "--quiet", "--detach", ref])
 
     def _git(self, args: list[str]) -> None:
-        env = {"PATH": self._env["PATH"], "GIT_TERMINAL_PROMPT": "0"}
+        # grt's side, not the notebook's: the user's git config and credentials apply (e.g. a
+        # `url.<mirror>.insteadOf`, as with --check-sources), but not a repository the caller is in.
+        env = {k: v for k, v in os.environ.items() if k not in _GIT_REPO_VARIABLES}
+        env.update(PATH=self._env["PATH"], GIT_TERMINAL_PROMPT="0")
         try:
             subprocess.run(["git", *args], check=True, capture_output=True, timeout=300, env=env)
         except subprocess.CalledProcessError as exc:
