@@ -24,6 +24,7 @@ from tests.fakes.paperspace import (
     Faults,
     NotebookSpec,
 )
+from tests.procs import with_argv
 
 pytestmark = pytest.mark.server
 
@@ -623,19 +624,6 @@ def _needs_pid1(fake: FakePaperspace) -> None:
         pytest.skip(reason)
 
 
-def _with_argv(argv: str) -> list[int]:
-    """Processes of this machine whose command line is `argv` (words joined by NULs)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "cmdline").read_text().rstrip("\0") == argv:
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
 def test_the_command_is_pid_1_of_its_own_namespace_under_sh(
     fake_paperspace: FakePaperspace, notebooks_client: Any
 ) -> None:
@@ -679,12 +667,12 @@ def test_everything_in_the_namespace_dies_with_pid_1(
     token = f"{os.getpid()}.{time.monotonic_ns() % 10**6}"
     handle = create(notebooks_client, f"sleep {token} & exec jupyter lab --allow-root")
     wait_for_log(notebooks_client, handle, "is running at")
-    assert len(_with_argv(f"sleep\0{token}")) == 1
+    assert len(with_argv(f"sleep\0{token}")) == 1
     started = time.monotonic()
     notebooks_client.stop(handle)
     assert fake_paperspace.notebook(handle).wait_for_state("Stopped", timeout=10) == "Stopped"
     assert time.monotonic() - started < 0.9  # Jupyter's SIGTERM handler: no SIGKILL needed
-    assert _with_argv(f"sleep\0{token}") == []
+    assert with_argv(f"sleep\0{token}") == []
 
 
 def test_the_plain_child_mode_on_request(tmp_path: Path) -> None:

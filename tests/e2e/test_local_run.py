@@ -18,6 +18,7 @@ from gradient_runtime_test.providers.base import Launch
 from gradient_runtime_test.providers.local import LocalProvider
 from gradient_runtime_test.results import CellStatus
 from tests.e2e.workspace import REPO, WORKSPACE_URL, make_matrices, make_workspace
+from tests.procs import ends_within, with_argv
 from tests.sources.gitrepos import instead_of, user_env
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
@@ -154,42 +155,13 @@ def test_local_stop_ends_the_whole_process_tree(tmp_path: Path, namespace: bool 
     handle = provider.create(_launch("c2", f"sleep 300 & sleep {token} & exec sleep 300"))
     try:
         deadline = time.monotonic() + 10
-        while not _with_argv(f"sleep\0{token}") and time.monotonic() < deadline:
+        while not with_argv(f"sleep\0{token}") and time.monotonic() < deadline:
             time.sleep(0.05)
-        (child,) = _with_argv(f"sleep\0{token}")
+        (child,) = with_argv(f"sleep\0{token}")
         provider.stop(handle)
     finally:
         provider.close()
-    assert _ends_within(child, 10.0), f"process {child} outlived stop()"
-
-
-def _with_argv(argv: str) -> list[int]:
-    """Processes of this machine whose command line is `argv` (NUL-separated)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "cmdline").read_text().rstrip("\0") == argv:
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
-def _ends_within(pid: int, seconds: float) -> bool:
-    """True once `pid` is gone or a zombie (a signal takes a moment to land under load)."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.05)
-    return False
+    assert ends_within(child, 10.0), f"process {child} outlived stop()"
 
 
 def test_without_a_namespace_secrets_in_the_environment_refuse_the_run(tmp_path: Path) -> None:
