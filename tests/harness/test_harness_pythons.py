@@ -55,7 +55,8 @@ def test_key_behaviours_on_old_pythons(run_named: Callable[[str], HarnessRun], m
         "notebooks/sysexit0.ipynb": "passed",
         "notebooks/sysexit0.ipynb[rerun]": "passed",
     }
-    assert {name: run.test(name)["status"] for name in expected} == expected
+    got = {name: run.test(name)["status"] for name in expected}
+    assert got == expected, {n: run.test(n)["message"] for n in expected if got[n] != expected[n]}
     assert run.test("notebooks/hook_error.ipynb")["message"] == (
         "cell 2 (In [1]): ValueError: shown by a post-execute hook"
     )

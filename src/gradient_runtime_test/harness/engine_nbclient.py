@@ -35,6 +35,8 @@ from .nbfile import RAISES_TAG, stream_text, tags
 from .protocol import Status
 
 HIDDEN_TIMEOUT_S = 30
+# A kernel that dies while starting is started once more (see `_died_starting`).
+KERNEL_START_ATTEMPTS = 2
 
 
 def nbclient_available() -> bool:
@@ -67,24 +69,28 @@ class NbclientEngine:
 
         watch = Stopwatch()
         nb = nbformat.from_dict(copy.deepcopy(job.nb))
-        client: Any = NotebookClient(
-            nb,
-            kernel_name=job.kernel_name,
-            resources={"metadata": {"path": job.cwd}},
-            shutdown_kernel="immediate",
-            allow_errors=job.allow_errors,
-            startup_timeout=KERNEL_START_TIMEOUT_S,
-        )
-        client.timeout_func = _Limit()
         outcomes: List[Outcome] = []
         closing = None
         with contextlib.ExitStack() as stack:
-            try:
-                stack.enter_context(client.setup_kernel(env=dict(job.env)))
-            except Exception as exc:
-                return [Outcome(_plain(nb), _start_failure(job, exc), watch.elapsed())]
-            finally:
-                job.timing["kernel_start_s"] = watch.elapsed()
+            for attempt in range(KERNEL_START_ATTEMPTS):
+                client: Any = NotebookClient(
+                    nb,
+                    kernel_name=job.kernel_name,
+                    resources={"metadata": {"path": job.cwd}},
+                    shutdown_kernel="immediate",
+                    allow_errors=job.allow_errors,
+                    startup_timeout=KERNEL_START_TIMEOUT_S,
+                )
+                client.timeout_func = _Limit()
+                try:
+                    stack.enter_context(client.setup_kernel(env=dict(job.env)))
+                    break
+                except Exception as exc:
+                    if attempt + 1 < KERNEL_START_ATTEMPTS and _died_starting(exc):
+                        continue
+                    return [Outcome(_plain(nb), _start_failure(job, exc), watch.elapsed())]
+                finally:
+                    job.timing["kernel_start_s"] = watch.elapsed()
             # The kernel is ready: wait for a turn to run. Left before the kernel is shut down.
             stack.enter_context(job.slot)
             python = _language(client) == "python"
@@ -230,6 +236,13 @@ def _language(client: Any) -> str:
         return str(client.km.kernel_spec.language).lower()
     except Exception:
         return ""
+
+
+def _died_starting(exc: Exception) -> bool:
+    """Whether the kernel process exited while starting: a race over its ports with another
+    process of the machine (jupyter_client picks free ports, then the kernel binds them) ends it
+    so, and a second start gets other ports. A kernel that does not answer in time is not retried."""
+    return "died before replying" in str(exc) or type(exc).__name__ == "ZMQError"
 
 
 def _start_failure(job: Job, exc: Exception) -> Failure:
