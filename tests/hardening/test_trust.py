@@ -313,19 +313,33 @@ def bomb_replay(kind: str) -> Callable[[FakeNotebook], str]:
     return log
 
 
+# Starts grt from a small process and prints its status and maximum RSS (KiB). A child's
+# ru_maxrss counts the memory image it was forked from until its exec: measured straight from a
+# pytest worker (hundreds of MB after a while), the worker's size would stand in for grt's.
+_MEASURE = """
+import os, sys
+pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "gradient_runtime_test", *sys.argv[1:]],
+                     os.environ)
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def peak_rss_mb(argv: list[str], env: dict[str, str], tmp_path: Path) -> tuple[int, float, str]:
     """Run `grt ARGV` as a process; its exit status, maximum RSS in MB, and stderr."""
     err = tmp_path / "grt.err"
     with err.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gradient_runtime_test", *argv],
+        measured = subprocess.run(
+            [sys.executable, "-c", _MEASURE, *argv],
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=stderr,
+            text=True,
+            check=True,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss / 1024, err.read_text()
+    code, kib = measured.stdout.split()[-2:]
+    return int(code), int(kib) / 1024, err.read_text()
 
 
 @pytest.mark.parametrize("kind", sorted(BOMBS))
