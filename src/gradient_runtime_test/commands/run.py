@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime as dt
 import json
-import signal
 import sys
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import UsageError
@@ -22,6 +19,7 @@ from ..matrix.load import load_catalogue
 from ..matrix.model import Catalogue, Runtime
 from ..matrix.reader import suggest
 from ..orchestrate import Job, Leftover, Orchestrator, Outcome, options_for
+from ..orchestrate.ending import cancel_on_signals
 from ..orchestrate.jobs import make_job
 from ..plan import Cell, plan
 from ..providers import naming
@@ -367,7 +365,7 @@ def _execute(prepared: _Prepared, publisher: _Publisher) -> _Done:
         [job.machine for job in prepared.jobs], sys.stderr, in_actions=settings.in_actions
     )
     cancel = threading.Event()
-    with _signals(cancel) as received:
+    with cancel_on_signals(cancel) as received:
         orchestrator = Orchestrator(provider, options, cancel=cancel)
 
         def progress(machine: str, status: CellStatus, detail: str) -> None:
@@ -501,24 +499,3 @@ def _prepare_out(out: Path) -> None:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@contextlib.contextmanager
-def _signals(cancel: threading.Event) -> Iterator[list[int]]:
-    """SIGINT/SIGTERM set `cancel` (the orchestrator then stops every notebook); yields the
-    signals received, so the exit code can be 130/143."""
-    received: list[int] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        cancel.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

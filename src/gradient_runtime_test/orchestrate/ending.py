@@ -5,7 +5,11 @@ run in worker threads."""
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable, Sequence
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 from ..errors import ProviderError
@@ -84,3 +88,24 @@ def _succeeded(future: concurrent.futures.Future[bool]) -> bool:
     return (
         future.done() and not future.cancelled() and future.exception() is None and future.result()
     )
+
+
+@contextlib.contextmanager
+def cancel_on_signals(cancel: threading.Event) -> Iterator[list[int]]:
+    """SIGINT/SIGTERM set `cancel` (whoever owns notebooks then ends them); yields the signals
+    received, so the exit code can be 130/143. Off the main thread, signals are not touched."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        cancel.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -21,11 +21,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ProviderError, UsageError
 from ..matrix.model import Catalogue, Machine, Runtime
+from ..orchestrate.ending import cancel_on_signals
 from ..providers import naming
 from ..providers.base import Handle
 from . import probe_plan, probe_report
@@ -120,7 +120,7 @@ def probe(
         container=runtime.container,
         estimated_cost_usd=_round(probe_plan.estimate(machine, options.lifetime_s)),
     )
-    with _signals(run.cancel) as received:
+    with cancel_on_signals(run.cancel) as received:
         try:
             run.run(_launch(machine, runtime, command, options), ours=size)
         finally:  # the report is written whatever happened, the notebook already ended
@@ -174,26 +174,6 @@ def _launch(machine: Machine, runtime: Runtime, command: str, options: ProbeOpti
         project_id=options.project_id or "",
         cluster_id=options.cluster_id,
     )
-
-
-@contextlib.contextmanager
-def _signals(cancel: threading.Event) -> Iterator[list[int]]:
-    """SIGINT and SIGTERM set `cancel`; yields the signals received."""
-    received: list[int] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        cancel.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 class Probe:
