@@ -151,8 +151,9 @@ def _harness_from(url: str | None) -> str | None:
         return None
     if not _HARNESS_URL.match(url):
         raise UsageError(
-            f"--harness-from: {url!r} is not valid (valid: an https:// URL of the file"
-            " `grt harness` writes, without spaces, '#' or shell characters)"
+            f"--harness-from: {url!r} is not valid (valid: an https:// or http:// URL of the"
+            " file `grt harness` writes, without spaces, '#' or shell characters; its sha256 is"
+            " checked either way)"
         )
     return url
 

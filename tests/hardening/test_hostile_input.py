@@ -423,6 +423,18 @@ CLI_CASES = [
     ),
     Case("flag-unknown-flag", ("unrecognized arguments: --parallel 3",), argv=("--parallel", "3")),
     Case(
+        "flag-harness-from-not-a-url",
+        (
+            "ERROR: --harness-from: 'file:///etc/passwd' is not valid (valid: an https:// or http://",
+        ),
+        argv=("--harness-from", "file:///etc/passwd"),
+    ),
+    Case(
+        "flag-harness-from-shell",
+        ("--harness-from: 'https://x.example/a.pyz;reboot' is not valid",),
+        argv=("--harness-from", "https://x.example/a.pyz;reboot"),
+    ),
+    Case(
         "flag-runtime-substitution",
         ("ERROR: --runtime: unknown runtime '$(touch pwned) `touch pwned`'",),
         argv=("--runtime", "$(touch pwned) `touch pwned`"),
