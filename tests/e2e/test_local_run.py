@@ -14,7 +14,7 @@ import pytest
 from gradient_runtime_test.harness.bundle import encode_lines
 from gradient_runtime_test.harness.protocol import ExpectedTests
 from gradient_runtime_test.orchestrate import Job, Options, Orchestrator
-from gradient_runtime_test.providers.base import Launch
+from gradient_runtime_test.providers.base import Launch, NotebookState
 from gradient_runtime_test.providers.local import LocalProvider
 from gradient_runtime_test.results import CellStatus
 from tests.e2e.workspace import REPO, WORKSPACE_URL, make_matrices, make_workspace
@@ -212,3 +212,43 @@ def test_a_git_workspace_is_cloned_through_the_users_git_config(tmp_path: Path) 
     (cell,) = json.loads((out / "results.json").read_text())["cells"]
     assert cell["status"] == "passed", cell
     assert {t["name"]: t["status"] for t in cell["tests"]}["notebooks/hello.ipynb"] == "passed"
+
+
+@pytest.mark.parametrize("ends", ["by itself", "on stop"])
+def test_the_process_group_is_signalled_only_while_its_leader_is_unreaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ends: str
+) -> None:
+    """After a reap, the leader's pid (the group's id) can go to another process, which a late
+    killpg would hit: every group signal must come while the leader is still ours (a zombie)."""
+    import time
+
+    signalled: list[tuple[int, str]] = []
+    real_killpg = os.killpg
+
+    def killpg(pgid: int, sig: int) -> None:
+        try:
+            state = Path(f"/proc/{pgid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            state = "gone"
+        signalled.append((sig, state))
+        real_killpg(pgid, sig)
+
+    monkeypatch.setattr(os, "killpg", killpg)
+    provider = LocalProvider(base_env=dict(os.environ), scratch_root=tmp_path, namespace=None)
+    command = "exit 0" if ends == "by itself" else "exec sleep 300"
+    handle = provider.create(_launch("c3", command))
+    try:
+        deadline = time.monotonic() + 10
+        if ends == "by itself":
+            while provider.states([handle])[handle.notebook_id] is not NotebookState.STOPPED:
+                assert time.monotonic() < deadline, "the notebook did not end"
+                time.sleep(0.05)
+            time.sleep(0.2)
+            # still STOPPED when asked again, and not reaped by the asking
+            assert provider.states([handle])[handle.notebook_id] is NotebookState.STOPPED
+        provider.stop(handle)
+        provider.delete(handle)  # stops again: nothing left to signal
+    finally:
+        provider.close()
+    assert signalled, "stop() signalled nothing"
+    assert all(state != "gone" for _, state in signalled), signalled

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ class LocalProvider:
             proc = self._procs.get(handle.notebook_id)
             if proc is None:
                 out[handle.notebook_id] = NotebookState.GONE
-            elif proc.poll() is None:
+            elif not _exited(proc):
                 out[handle.notebook_id] = NotebookState.RUNNING
             else:
                 out[handle.notebook_id] = NotebookState.STOPPED
@@ -206,24 +207,20 @@ class LocalProvider:
         return data[:end].decode("utf-8", errors="replace").splitlines()
 
     def stop(self, handle: Handle) -> None:
+        """End the notebook's process group, then reap its leader. The leader is reaped only
+        after the last signal: until then its pid, the group's id, cannot be given to another
+        process (after a reap, a new session leader with that pid would get the signal)."""
         proc = self._procs.get(handle.notebook_id)
-        if proc is None or proc.poll() is not None:
-            self._kill_group(proc)
+        if proc is None or proc.returncode is not None:
             return
-        self._kill_group(proc, signal.SIGTERM)
-        try:
+        if not _exited(proc):
+            _kill_group(proc, signal.SIGTERM)
+            if not _exits_within(proc, 5.0):
+                _kill_group(proc, signal.SIGKILL)
+                _exits_within(proc, 5.0)
+        _kill_group(proc, signal.SIGKILL)  # whatever is left of the group
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._kill_group(proc, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-    @staticmethod
-    def _kill_group(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGKILL) -> None:
-        """End the notebook's whole process group (the harness and its kernels included)."""
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
 
     def delete(self, handle: Handle) -> None:
         self.stop(handle)
@@ -241,3 +238,32 @@ class LocalProvider:
             self.stop(Handle(notebook_id=notebook_id, name=""))
         if not self._dirs:
             shutil.rmtree(self._root, ignore_errors=True)
+
+
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether the process has ended, without reaping it (WNOWAIT)."""
+    if proc.returncode is not None:
+        return True
+    try:
+        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+        return os.waitid(os.P_PID, proc.pid, flags) is not None
+    except ChildProcessError:  # reaped elsewhere
+        return True
+
+
+def _exits_within(proc: subprocess.Popen[bytes], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _exited(proc):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Signal the notebook's whole process group (the harness and its kernels included); only
+    while its leader is not reaped (see `LocalProvider.stop`)."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
