@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gradient_runtime_test.command import harness_archive
 from tests.action.act import REPO, UV_CACHE, ActRun, Sandbox, repository
+from tests.carried import carried_harness
 from tests.conftest_paperspace import FAKE_API_KEY
 from tests.dashboard.samples import history_files
 from tests.fakes.github import FakeGitHub
@@ -275,6 +277,70 @@ def test_runtime_test_on_repository_dispatch_tests_the_workspace_ref(
     assert run.outputs("report", "report")["conclusion"] == "passed"
     assert github.check_runs == {} and github.comments == {}
     assert not github.requests("POST")
+
+
+# --- action.yml's harness-from: the notebook command downloads the harness --------------------
+
+HARNESS_URL = "https://127.0.0.1:9/grt-harness.pyz"  # nothing listens: the download fails at once
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
+
+
+def test_harness_from_makes_the_notebook_command_download_this_grts_archive(
+    sandbox: Sandbox, paperspace: FakePaperspace
+) -> None:
+    """One job, a step per case (`uses: ./`, so `release` has no release to name); the `release`
+    form through `uses: OWNER/REPO@TAG` is in test_act_inputs.py."""
+    probe = {
+        "runtime": "Act Probe",
+        "api-key": FAKE_API_KEY,
+        "project-id": PROJECT,
+        "check-sources": "false",
+        "fail-on": "never",
+    }
+    cases = {
+        "url": {**probe, "harness-from": HARNESS_URL},
+        "plain-http": {**probe, "harness-from": "http://127.0.0.1:9/grt-harness.pyz"},
+        "release-here": {**probe, "harness-from": "release"},
+    }
+    steps: list[dict[str, Any]] = [{"uses": CHECKOUT, "with": {"persist-credentials": False}}]
+    steps += [
+        {"id": case, "uses": "./", "continue-on-error": True, "with": inputs}
+        for case, inputs in cases.items()
+    ]
+    workflow = {
+        "name": "Harness from",
+        "on": "workflow_dispatch",
+        "permissions": {},
+        "jobs": {"cases": {"runs-on": "ubuntu-latest", "steps": steps}},
+    }
+    sandbox.commit("Cases", {".github/workflows/cases.yml": yaml.safe_dump(workflow, width=1000)})
+    payload = {"inputs": {}, "ref": "refs/heads/main", "repository": repository()}
+    run = sandbox.run("workflow_dispatch", payload, workflow=".github/workflows/cases.yml")
+    # The URL: grt got it, and the one notebook's command only downloads the archive, checked
+    # against the sha256 of this grt's own (what `grt harness` writes and release.yml uploads).
+    assert run.step("cases", "url", "grt") == "success", run.step_log("cases", "url")
+    assert run.outputs("cases", "url", "prep")["harness-from"] == HARNESS_URL
+    (notebook,) = paperspace.notebooks.values()
+    command = notebook.spec.command or ""
+    sha256 = hashlib.sha256(harness_archive()).hexdigest()
+    assert carried_harness(command) == f"{HARNESS_URL} {sha256}"
+    assert len(command) < 3_000
+    # Nothing listens there: the notebook failed before Jupyter; the cell is an error, and ended.
+    assert run.outputs("cases", "url")["conclusion"] == "error"
+    assert_cell_ran_and_ended(paperspace, "C5")
+    # Refused before anything: one line naming the input and what is valid.
+    for case, said in (
+        (
+            "plain-http",
+            "harness-from: 'http://127.0.0.1:9/grt-harness.pyz' is not valid (valid: an https:// URL",
+        ),
+        ("release-here", "harness-from: 'release' needs the release this action runs at"),
+    ):
+        assert run.step("cases", case, "prep") == "failure", run.step_log("cases", case)
+        (error,) = run.commands("error", "cases", case)
+        assert error.startswith(said), error
+        assert run.step("cases", case, "grt") is None
+    assert FAKE_API_KEY not in run.log()
 
 
 # --- docs/examples/workspace-repo.yml: a pull request from a fork -----------------------------
