@@ -8,6 +8,7 @@ an event payload, `sandbox.run(...)`, then assertions on the ActRun and the fake
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -15,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.action.act import REPO, ActRun, Sandbox, repository
+from gradient_runtime_test.command import harness_archive
+from tests.action.act import REPO, UV_CACHE, ActRun, Sandbox, repository
+from tests.carried import carried_harness
 from tests.conftest_paperspace import FAKE_API_KEY
 from tests.dashboard.samples import history_files
 from tests.fakes.github import FakeGitHub
@@ -275,6 +279,70 @@ def test_runtime_test_on_repository_dispatch_tests_the_workspace_ref(
     assert not github.requests("POST")
 
 
+# --- action.yml's harness-from: the notebook command downloads the harness --------------------
+
+HARNESS_URL = "https://127.0.0.1:9/grt-harness.pyz"  # nothing listens: the download fails at once
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
+
+
+def test_harness_from_makes_the_notebook_command_download_this_grts_archive(
+    sandbox: Sandbox, paperspace: FakePaperspace
+) -> None:
+    """One job, a step per case (`uses: ./`, so `release` has no release to name); the `release`
+    form through `uses: OWNER/REPO@TAG` is in test_act_inputs.py."""
+    probe = {
+        "runtime": "Act Probe",
+        "api-key": FAKE_API_KEY,
+        "project-id": PROJECT,
+        "check-sources": "false",
+        "fail-on": "never",
+    }
+    cases = {
+        "url": {**probe, "harness-from": HARNESS_URL},
+        "plain-http": {**probe, "harness-from": "http://127.0.0.1:9/grt-harness.pyz"},
+        "release-here": {**probe, "harness-from": "release"},
+    }
+    steps: list[dict[str, Any]] = [{"uses": CHECKOUT, "with": {"persist-credentials": False}}]
+    steps += [
+        {"id": case, "uses": "./", "continue-on-error": True, "with": inputs}
+        for case, inputs in cases.items()
+    ]
+    workflow = {
+        "name": "Harness from",
+        "on": "workflow_dispatch",
+        "permissions": {},
+        "jobs": {"cases": {"runs-on": "ubuntu-latest", "steps": steps}},
+    }
+    sandbox.commit("Cases", {".github/workflows/cases.yml": yaml.safe_dump(workflow, width=1000)})
+    payload = {"inputs": {}, "ref": "refs/heads/main", "repository": repository()}
+    run = sandbox.run("workflow_dispatch", payload, workflow=".github/workflows/cases.yml")
+    # The URL: grt got it, and the one notebook's command only downloads the archive, checked
+    # against the sha256 of this grt's own (what `grt harness` writes and release.yml uploads).
+    assert run.step("cases", "url", "grt") == "success", run.step_log("cases", "url")
+    assert run.outputs("cases", "url", "prep")["harness-from"] == HARNESS_URL
+    (notebook,) = paperspace.notebooks.values()
+    command = notebook.spec.command or ""
+    sha256 = hashlib.sha256(harness_archive()).hexdigest()
+    assert carried_harness(command) == f"{HARNESS_URL} {sha256}"
+    assert len(command) < 3_000
+    # Nothing listens there: the notebook failed before Jupyter; the cell is an error, and ended.
+    assert run.outputs("cases", "url")["conclusion"] == "error"
+    assert_cell_ran_and_ended(paperspace, "C5")
+    # Refused before anything: one line naming the input and what is valid.
+    for case, said in (
+        (
+            "plain-http",
+            "harness-from: 'http://127.0.0.1:9/grt-harness.pyz' is not valid (valid: an https:// URL",
+        ),
+        ("release-here", "harness-from: 'release' needs the release this action runs at"),
+    ):
+        assert run.step("cases", case, "prep") == "failure", run.step_log("cases", case)
+        (error,) = run.commands("error", "cases", case)
+        assert error.startswith(said), error
+        assert run.step("cases", case, "grt") is None
+    assert FAKE_API_KEY not in run.log()
+
+
 # --- docs/examples/workspace-repo.yml: a pull request from a fork -----------------------------
 
 
@@ -308,31 +376,65 @@ def test_fork_pull_request_in_a_workspace_repository_is_skipped_with_a_warning(
     assert paperspace.requests == [] and github.comments == {} and github.check_runs == {}
 
 
-# --- release.yml: the major tag follows stable releases only ----------------------------------
+# --- release.yml: the major tag follows stable releases only; every release gets the asset ------
+
+ASSET = "grt-harness.pyz"
 
 
 @pytest.fixture
-def releases(tmp_path: Path) -> Sandbox:
-    """The project with v1.2.2 released (v1 on it) and a newer commit tagged for each case."""
-    box = Sandbox(tmp_path / "act", uv_cache=False)  # release.yml installs nothing
+def releases(tmp_path: Path, github: FakeGitHub) -> Sandbox:
+    """The project with v1.2.2 released (v1 on it) and a newer commit tagged for each case; the
+    fake GitHub holds the releases (their assets)."""
+    box = Sandbox(tmp_path / "act")  # the asset job builds the archive with uv, offline
+    box.env.update({"GITHUB_API_URL": github.url, "UV_CACHE_DIR": str(box.home / UV_CACHE)})
     box.tag("v1.2.2")
     box.tag("v1")
     box.commit("A change after v1.2.2")
     return box
 
 
-def release(box: Sandbox, tag: str, *, prerelease: bool) -> ActRun:
+def release(
+    box: Sandbox,
+    tag: str,
+    *,
+    prerelease: bool,
+    github: FakeGitHub,
+    job: str | None = None,
+    rid: int | None = None,
+) -> tuple[ActRun, int]:
+    """release.yml on the `published` event of the release `rid` (default: a new one) of `tag`;
+    the run and the release's id in the fake GitHub. `job`: only that job."""
+    rid = rid or github.add_release(tag)
     payload = {
         "action": "published",
-        "release": {"tag_name": tag, "name": tag, "prerelease": prerelease, "draft": False},
+        "release": {
+            "id": rid, "tag_name": tag, "name": tag, "prerelease": prerelease, "draft": False,
+            **github.release_urls(rid),
+        },
         "repository": repository(),
-    }
-    return box.run(
+    }  # fmt: skip
+    run = box.run(
         "release",
         payload,
         workflow=".github/workflows/release.yml",
+        job=job,
         secrets={"GITHUB_TOKEN": TOKEN},
     )
+    return run, rid
+
+
+def assert_asset_is_this_grts_harness(run: ActRun, github: FakeGitHub, rid: int) -> None:
+    """The release holds one grt-harness.pyz: the archive `grt harness` writes at this tree (the
+    released commit is a copy of it), so `harness-from` notebooks accept it."""
+    assert run.job("harness-asset") == "success", run
+    (asset,) = github.assets_of(rid).values()
+    assert (asset.name, asset.content_type) == (ASSET, "application/octet-stream")
+    expected = hashlib.sha256(harness_archive()).hexdigest()
+    assert hashlib.sha256(asset.data).hexdigest() == expected
+    assert run.outputs("harness-asset", "build") == {"sha256": expected}
+    assert any(f"sha256 {expected}" in n for n in run.commands("notice", "harness-asset"))
+    uploads = github.requests("POST", r"/releases/\d+/assets$")
+    assert [(r.token, r.query) for r in uploads] == [(TOKEN, {"name": ASSET})]
 
 
 # --- dashboard.yml: the run history as a site, deployed to "GitHub Pages" ---------------------
@@ -362,23 +464,41 @@ def test_dashboard_builds_the_site_of_the_history_branch_and_deploys_it(tmp_path
     assert "PyTorch 1.12" in index and "TensorFlow 2.9.1" in index and "Free-GPU" in index
 
 
-def test_release_moves_the_major_tag_to_a_stable_release(releases: Sandbox) -> None:
+def test_release_moves_the_major_tag_to_a_stable_release_and_uploads_the_asset(
+    releases: Sandbox, github: FakeGitHub
+) -> None:
     released = releases.tag("v1.3.0")
     before = releases.origin_ref("refs/tags/v1")
     assert before != released
-    run = release(releases, "v1.3.0", prerelease=False)
+    # an asset of that name (a re-run, or one uploaded by hand) is replaced; another release's
+    # is left alone
+    rid = github.add_release("v1.3.0")
+    stale = github.add_asset(rid, ASSET, b"stale")
+    older = github.add_release("v1.2.2")
+    github.add_asset(older, ASSET, b"v1.2.2's")
+    run, _ = release(releases, "v1.3.0", prerelease=False, github=github, rid=rid)
     assert run.job("move-major-tag") == "success", run
+    assert_asset_is_this_grts_harness(run, github, rid)
+    assert stale not in github.assets
+    assert [r.path.rsplit("/", 1)[1] for r in github.requests("DELETE")] == [str(stale)]
+    assert github.assets_of(older)[ASSET].data == b"v1.2.2's"
     assert run.outputs("move-major-tag", "tag") == {"major": "v1"}
     assert releases.origin_ref("refs/tags/v1") == released
     assert any("v1 now points at v1.3.0" in n for n in run.commands("notice"))
 
 
 @pytest.mark.parametrize("tag", ["v1.3.0-rc1", "v1.3.0"])
-def test_a_pre_release_leaves_the_major_tag_alone(releases: Sandbox, tag: str) -> None:
+def test_a_pre_release_leaves_the_major_tag_alone_and_gets_the_asset(
+    releases: Sandbox, github: FakeGitHub, tag: str
+) -> None:
     releases.tag(tag)
     before = releases.origin_ref("refs/tags/v1")
-    run = release(releases, tag, prerelease=True)
+    # the asset once (a pinned release candidate needs it), the major tag for both names
+    job = None if tag.endswith("-rc1") else "move-major-tag"
+    run, rid = release(releases, tag, prerelease=True, github=github, job=job)
     assert run.job("move-major-tag") == "success", run
+    if job is None:
+        assert_asset_is_this_grts_harness(run, github, rid)
     assert run.outputs("move-major-tag", "tag") == {}
     assert run.step("move-major-tag", "2") in (None, "skipped")  # the push
     assert releases.origin_ref("refs/tags/v1") == before
@@ -387,10 +507,12 @@ def test_a_pre_release_leaves_the_major_tag_alone(releases: Sandbox, tag: str) -
     ]
 
 
-def test_a_stable_release_with_a_pre_release_tag_fails_and_moves_nothing(releases: Sandbox) -> None:
+def test_a_stable_release_with_a_pre_release_tag_fails_and_moves_nothing(
+    releases: Sandbox, github: FakeGitHub
+) -> None:
     releases.tag("v1.3.0-rc2")
     before = releases.origin_ref("refs/tags/v1")
-    run = release(releases, "v1.3.0-rc2", prerelease=False)
+    run, _ = release(releases, "v1.3.0-rc2", prerelease=False, github=github, job="move-major-tag")
     assert run.job("move-major-tag") == "failure"
     (error,) = run.commands("error", "move-major-tag")
     assert "'v1.3.0-rc2' is not vMAJOR.MINOR.PATCH" in error
@@ -484,7 +606,9 @@ OLD_RELEASE_CHECK = """\
 """
 
 
-def test_the_old_release_check_fails_on_a_release_candidate(releases: Sandbox) -> None:
+def test_the_old_release_check_fails_on_a_release_candidate(
+    releases: Sandbox, github: FakeGitHub
+) -> None:
     """release.yml before the fix checked the tag's form before the pre-release flag."""
     path = releases.work / ".github" / "workflows" / "release.yml"
     text = path.read_text()
@@ -496,7 +620,7 @@ def test_the_old_release_check_fails_on_a_release_candidate(releases: Sandbox) -
         {str(path.relative_to(releases.work)): text[:start] + OLD_RELEASE_CHECK + text[end:]},
     )
     releases.tag("v1.3.0-rc1")
-    run = release(releases, "v1.3.0-rc1", prerelease=True)
+    run, _ = release(releases, "v1.3.0-rc1", prerelease=True, github=github, job="move-major-tag")
     assert run.job("move-major-tag") == "failure"
     (error,) = run.commands("error", "move-major-tag")
     assert "is not vMAJOR.MINOR.PATCH" in error

@@ -31,12 +31,20 @@ API_KEY = "ps_act_canary_4b9d0e"
 HEAD = "2" * 40
 
 
-def workflow(event: str, cases: dict[str, dict[str, str]], *, uses: str = "./") -> str:
+def workflow(
+    event: str,
+    cases: dict[str, dict[str, str]],
+    *,
+    uses: str = "./",
+    uses_of: dict[str, str] | None = None,
+) -> str:
+    """`uses_of`: the `uses:` of some cases, when not `uses`."""
     steps: list[dict[str, Any]] = []
     if uses == "./":
         steps.append({"uses": CHECKOUT, "with": {"persist-credentials": False}})
     for step_id, inputs in cases.items():
-        steps.append({"id": step_id, "uses": uses, "continue-on-error": True, "with": inputs})
+        action = (uses_of or {}).get(step_id, uses)
+        steps.append({"id": step_id, "uses": action, "continue-on-error": True, "with": inputs})
     data = {
         "name": "Cases",
         "on": event,
@@ -65,6 +73,15 @@ def errors(run: ActRun, step: str) -> list[str]:
 
 def warnings(run: ActRun, step: str) -> list[str]:
     return run.commands("warning", "cases", step)
+
+
+def messages(run: ActRun, *step: str) -> str:
+    """Every line a step of the cases job (and the steps inside it) printed."""
+    return "\n".join(
+        str(e.get("msg", ""))
+        for e in run.events
+        if e.get("jobID") == "cases" and list(e.get("stepID", []))[: len(step)] == list(step)
+    )
 
 
 # --- octo/runtimes (the matrices repository), on workflow_dispatch ------------------------------
@@ -202,7 +219,12 @@ def dispatch(tmp_path_factory: pytest.TempPathFactory, registry: FakeRegistry) -
     cases["sources-at-ref"] = {**DRIFT, "workspace-ref": first}
     cases["sources-off"] = {**DRIFT, "check-sources": "false"}
     cases["sources-bad"] = {**DRIFT, "check-sources": "yes%0A"}
-    cases["sources-local"] = {**DRIFT, "provider": "local", "out": "out-sources-local"}
+    cases["sources-local"] = {
+        **DRIFT,
+        "provider": "local",
+        "out": "out-sources-local",
+        "harness-from": "https://example.invalid/grt-harness.pyz",  # ignored by the local provider
+    }
     cases["sources-plan"] = {**DRIFT, "mode": "plan"}
     cases["plan-within-budget"] = {"mode": "plan", **PYTORCH_A4000, "max-cost": "1"}
     cases["plan-over-budget"] = {"mode": "plan", **PYTORCH_A4000, "max-cost": "0.10"}
@@ -354,6 +376,15 @@ def test_no_check_where_no_notebook_is_paid_for(dispatch: ActRun) -> None:
     assert dispatch.outputs("cases", "sources-plan")["cells"] == "1"
 
 
+def test_the_local_provider_ignores_harness_from(dispatch: ActRun) -> None:
+    """Its notebook command runs on the runner: no length limit, so the harness travels in it."""
+    case = "sources-local"
+    assert dispatch.step("cases", case, "local") is not None, dispatch
+    assert "harness-from" not in dispatch.outputs("cases", case, "prep")
+    assert "+ grt run " in messages(dispatch, case, "local")
+    assert "harness-from" not in messages(dispatch, case, "local")
+
+
 # --- max-cost and expected-duration ------------------------------------------------------------
 
 
@@ -456,11 +487,31 @@ def test_ref_is_the_dispatched_commit_and_an_explicit_ref_wins(workspace: Sandbo
         "ref": "refs/heads/main",
         "repository": repository("gradient-ai/PyTorch"),
     }
-    cases = {"dispatched": {}, "explicit": {"workspace-ref": "v1.2.0"}}
-    run = run_cases(workspace, "workflow_dispatch", payload, cases, uses=OWN)
+    # harness-from: release, through `uses: OWNER/REPO@REF` (github.action_repository and
+    # action_ref): a release tag names its asset; the moving major tag (v1) has none, and is
+    # refused. The `uses: ./` refusal and the URL form are in test_act.py.
+    release = {"harness-from": "release", "check-sources": "false", "api-key": API_KEY}
+    cases = {
+        "dispatched": {},
+        "explicit": {"workspace-ref": "v1.2.0"},
+        "harness-release": release,
+        "harness-release-major": release,
+    }
+    pinned = {"harness-release": OWN.replace("@v1", "@v1.4.2")}
+    run = run_cases(workspace, "workflow_dispatch", payload, cases, uses=OWN, uses_of=pinned)
     sha = workspace.git("rev-parse", "HEAD")  # the commit the workflow ran for (github.sha)
     assert run.outputs("cases", "dispatched", "prep")["workspace-ref"] == sha
     assert run.outputs("cases", "explicit", "prep")["workspace-ref"] == "v1.2.0"
+    asset = "https://github.com/gradient-ai/gradient-runtime-test/releases/download/v1.4.2/grt-harness.pyz"
+    prep = run.outputs("cases", "harness-release", "prep")
+    assert prep["harness-from"] == asset, run.step_log("cases", "harness-release")
+    # grt run got it (and stopped at the closed port: nothing was created)
+    assert f"--harness-from {asset}" in messages(run, "harness-release", "grt")
+    assert "--harness-from" not in messages(run, "dispatched", "grt")
+    assert run.step("cases", "harness-release-major", "prep") == "failure"
+    (error,) = errors(run, "harness-release-major")
+    assert "v1 is a moving major tag with no release" in error and "(valid: " in error
+    assert run.step("cases", "harness-release-major", "grt") is None
 
 
 # --- pull_request_target from a fork: secrets are there, the fork's code is not trusted ---------

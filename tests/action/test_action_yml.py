@@ -76,7 +76,9 @@ def test_every_input_reaches_a_script_through_env_and_every_env_var_is_used() ->
 def test_inputs_that_grt_needs_are_in_the_grt_steps_env() -> None:
     env = " ".join(str(v) for v in SCRIPTS["grt"]["env"].values())
     forwarded = set(re.findall(r"\binputs\.([\w-]+)", env))
-    via_prep = {"runtime", "workspace-ref", "matrices", "artifact-name", "allow-fork-code"}
+    via_prep = {
+        "runtime", "workspace-ref", "matrices", "artifact-name", "allow-fork-code", "harness-from"
+    }  # fmt: skip
     before = {"check-sources"}  # the sources step, before any notebook is created
     history = {"history-branch", "save-history"}  # the history steps, around grt's
     assert forwarded == set(INPUTS) - via_prep - before - history
@@ -86,6 +88,7 @@ def test_inputs_that_grt_needs_are_in_the_grt_steps_env() -> None:
         "workspace-ref",
         "matrices",
         "artifact-name",  # what the reports name as the artifact holding the pages
+        "harness-from",  # checked, and `release` resolved, by prep
     }
 
 

@@ -34,6 +34,7 @@ WRITES = {
     ("runtime-test.yml", "report", "checks"),
     ("runtime-test.yml", "report", "contents"),  # the history branch (save-history)
     ("release.yml", "move-major-tag", "contents"),
+    ("release.yml", "harness-asset", "contents"),  # upload the release asset
     ("dashboard.yml", "deploy", "pages"),  # GitHub Pages
     ("dashboard.yml", "deploy", "id-token"),  # deploy-pages proves where the site comes from
     ("workspace-repo.yml", "test", "pull-requests"),

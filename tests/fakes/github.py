@@ -1,7 +1,8 @@
 """A fake GitHub REST API on 127.0.0.1 that real PyGithub talks to.
 
 Serves what the reporters use: the repository, issues, issue comments (paginated with `Link`
-headers, `per_page` respected up to 100), pull requests, check runs and `GET /user`. It enforces
+headers, `per_page` respected up to 100), pull requests, check runs, `GET /user`, and a release's assets (list, delete, and the upload that
+GitHub serves at uploads.github.com: here at the same address, with a raw body). It enforces
 GitHub's limits that matter here (65,536-character comment bodies, 50 annotations per check-run
 request, 65,535-character check outputs) with GitHub's 422 validation-error shape.
 
@@ -72,6 +73,16 @@ class CheckRun:
     requests: int = 1
 
 
+@dataclasses.dataclass
+class ReleaseAsset:
+    id: int
+    release: int  # the release's id
+    name: str
+    content_type: str
+    data: bytes
+    label: str = ""
+
+
 @dataclasses.dataclass(frozen=True)
 class Request:
     method: str
@@ -137,6 +148,8 @@ class FakeGitHub:
         self.comments: dict[int, Comment] = {}
         self.pulls: dict[int, dict[str, str]] = {}
         self.check_runs: dict[int, CheckRun] = {}
+        self.releases: dict[int, str] = {}  # id -> tag
+        self.assets: dict[int, ReleaseAsset] = {}
         self.log: list[Request] = []
         self._faults: list[_Fault] = []
         self._holds: list[_Hold] = []
@@ -203,6 +216,35 @@ class FakeGitHub:
     def add_pull(self, number: int, head_sha: str, *, head_repo: str | None = None) -> None:
         with self.lock:
             self.pulls[number] = {"sha": head_sha, "repo": head_repo or self.full_name}
+
+    def add_release(self, tag: str) -> int:
+        """A published release of `tag`; its id."""
+        with self.lock:
+            self._next_id += 1
+            self.releases[self._next_id] = tag
+            return self._next_id
+
+    def add_asset(self, release: int, name: str, data: bytes) -> int:
+        """An asset already on a release (as one uploaded by hand); its id."""
+        with self.lock:
+            self._next_id += 1
+            self.assets[self._next_id] = ReleaseAsset(
+                self._next_id, release, name, "application/octet-stream", data
+            )
+            return self._next_id
+
+    def release_urls(self, release: int) -> dict[str, str]:
+        """The URLs of a release as a `release` event's payload gives them."""
+        base = f"{self.url}/repos/{self.full_name}/releases/{release}"
+        return {
+            "url": base,
+            "assets_url": f"{base}/assets",
+            "upload_url": f"{base}/assets{{?name,label}}",
+        }
+
+    def assets_of(self, release: int) -> dict[str, ReleaseAsset]:
+        with self.lock:
+            return {a.name: a for a in self.assets.values() if a.release == release}
 
     def seed_comment(self, issue: int, body: str, *, login: str, user_type: str = "User") -> int:
         with self.lock:
@@ -407,7 +449,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(urllib.parse.parse_qsl(parsed.query))
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        body: Any = json.loads(raw) if raw else None
+        binary = self.headers.get("Content-Type", "").startswith("application/octet-stream")
+        body: Any = raw if binary else json.loads(raw) if raw else None
         token = _token_of(self.headers.get("Authorization"))
         headers: dict[str, str] = {}
         if self._stalled(method, path):
@@ -605,6 +648,78 @@ class _Handler(BaseHTTPRequestHandler):
             run.requests += 1
             return 200, api._check_json(run), {}
 
+    def _asset_json(self, asset: ReleaseAsset) -> dict[str, Any]:
+        api = self.api
+        return {
+            "id": asset.id,
+            "name": asset.name,
+            "label": asset.label,
+            "content_type": asset.content_type,
+            "size": len(asset.data),
+            "state": "uploaded",
+            "url": f"{api.url}/repos/{api.full_name}/releases/assets/{asset.id}",
+            "browser_download_url": f"https://github.com/{api.full_name}/releases/download/"
+            f"{api.releases[asset.release]}/{asset.name}",
+        }
+
+    def _release_of(self, rid: str) -> int:
+        if int(rid) not in self.api.releases:
+            raise _message(404, "Not Found")
+        return int(rid)
+
+    def _list_assets(
+        self, token: Token | None, query: dict[str, str], body: Any, rid: str
+    ) -> Reply:
+        api = self.api
+        with api.lock:
+            release = self._release_of(rid)
+            per_page = max(1, min(100, int(query.get("per_page") or 30)))
+            assets = [a for a in api.assets.values() if a.release == release][:per_page]
+            return 200, [self._asset_json(a) for a in assets], {}
+
+    def _upload_asset(
+        self, token: Token | None, query: dict[str, str], body: Any, rid: str
+    ) -> Reply:
+        """GitHub's upload: the file as the raw body, its name in `?name=`; a name already
+        on the release is refused (422 already_exists), as GitHub does."""
+        api = self.api
+        name = query.get("name", "")
+        if not name:
+            raise _validation("ReleaseAsset", "name", "name wasn't supplied.")
+        if not isinstance(body, bytes) or not body:
+            raise _validation("ReleaseAsset", "body", "a raw, non-empty body is required.")
+        with api.lock:
+            release = self._release_of(rid)
+            if name in api.assets_of(release):
+                raise _Error(
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [
+                            {"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}
+                        ],
+                        "documentation_url": DOCS,
+                    },
+                )
+            api._next_id += 1
+            asset = ReleaseAsset(
+                api._next_id, release, name, self.headers.get("Content-Type", ""), body,
+                query.get("label", ""),
+            )  # fmt: skip
+            api.assets[asset.id] = asset
+            return 201, self._asset_json(asset), {}
+
+    def _asset(self, token: Token | None, query: dict[str, str], body: Any, aid: str) -> Reply:
+        api = self.api
+        with api.lock:
+            asset = api.assets.get(int(aid))
+            if asset is None:
+                raise _message(404, "Not Found")
+            if self.command == "DELETE":
+                del api.assets[asset.id]
+                return 204, None, {}
+            return 200, self._asset_json(asset), {}
+
 
 def _token_of(header: str | None) -> str | None:
     if not header:
@@ -659,4 +774,7 @@ _ROUTES: list[tuple[re.Pattern[str], Callable[..., Reply]]] = [
     (re.compile(r"GET /pulls/(\d+)"), _Handler._pull),
     (re.compile(r"POST /check-runs"), _Handler._create_check),
     (re.compile(r"PATCH /check-runs/(\d+)"), _Handler._edit_check),
+    (re.compile(r"GET /releases/(\d+)/assets"), _Handler._list_assets),
+    (re.compile(r"POST /releases/(\d+)/assets"), _Handler._upload_asset),
+    (re.compile(r"(?:GET|DELETE) /releases/assets/(\d+)"), _Handler._asset),
 ]
