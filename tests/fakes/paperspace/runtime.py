@@ -47,7 +47,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .sandbox import fetch_workspace, namespace_init, rewrite_command, signal_group
+from .sandbox import (
+    exited,
+    exits_within,
+    fetch_workspace,
+    namespace_init,
+    rewrite_command,
+    signal_group,
+)
 
 if TYPE_CHECKING:
     from .faults import Interrupt
@@ -449,15 +456,15 @@ class FakeNotebook:
         pump = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
         pump.start()
         self._wait_for_end(process)
-        if process.poll() is None:
+        # The leader is reaped only after the last signal to its group (see signal_group).
+        if not exited(process):
             self._set_state("Stopping")
             self._terminate(process)
-            try:
-                process.wait(self.settings.stop_grace_s)
-            except subprocess.TimeoutExpired:
-                signal_group(process.pid, signal.SIGKILL)  # unshare's --kill-child: PID 1 too
-                process.wait()
-        signal_group(process.pid, signal.SIGKILL)  # what is left dies with the container
+            if not exits_within(process, self.settings.stop_grace_s):
+                signal_group(process, signal.SIGKILL)  # unshare's --kill-child: PID 1 too
+                exits_within(process, 30.0)
+        signal_group(process, signal.SIGKILL)  # what is left dies with the container
+        process.wait()
         pump.join(timeout=5)
         process.stdout.close()
         self.returncode = process.returncode
@@ -469,7 +476,7 @@ class FakeNotebook:
         """Until the command ends by itself, a stop is asked for, or the shutdown timeout."""
         timeout = self.spec.shutdown_timeout
         deadline = None if timeout is None else time.monotonic() + timeout * self.settings.hour_s
-        while process.poll() is None:
+        while not exited(process):
             wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
             if self._stop_requested.wait(wait):
                 return
@@ -482,7 +489,7 @@ class FakeNotebook:
         """SIGTERM to PID 1 of the notebook's namespace (as ``docker stop``), or, for a plain
         child, to its process group."""
         if self.settings.pid1_prefix is None:
-            signal_group(process.pid, signal.SIGTERM)
+            signal_group(process, signal.SIGTERM)
             return
         for pid in namespace_init(process.pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
