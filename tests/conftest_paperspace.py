@@ -13,6 +13,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,26 @@ import pytest
 from tests.fakes.paperspace import FakePaperspace
 
 FAKE_API_KEY = "fake-api-key-0123456789"
+
+
+def grt_environment(
+    fake: FakePaperspace, *, api_key: str, project: str, **tuning: str
+) -> dict[str, str]:
+    """The environment of a `grt` process pointed at the fake: nothing else from this one's but
+    PATH and HOME; `tuning` sets the GRT_* knobs (short polls, fast retries) a test wants.
+    `REQUESTS_CA_BUNDLE` is included for subprocesses; in-process calls have it from the
+    `fake_paperspace` fixture."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PAPERSPACE_API_KEY": api_key,
+        "PAPERSPACE_CONFIG_HOST": fake.url,
+        "PAPERSPACE_CONFIG_LOG_HOST": fake.log_url,
+        "PAPERSPACE_PROJECT_ID": project,
+        "REQUESTS_CA_BUNDLE": str(fake.ca_bundle),
+        "NO_PROXY": "127.0.0.1",
+        **tuning,
+    }
 
 
 def import_gradient() -> Any:

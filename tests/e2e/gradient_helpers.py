@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest_paperspace import FAKE_API_KEY
+from tests.conftest_paperspace import FAKE_API_KEY, grt_environment
 from tests.e2e.workspace import make_matrices
 from tests.fakes.paperspace import FakePaperspace
 
@@ -17,19 +16,12 @@ PROJECT = "prj0e2e"
 
 
 def grt_env(fake: FakePaperspace) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "PAPERSPACE_API_KEY": FAKE_API_KEY,
-        "PAPERSPACE_CONFIG_HOST": fake.url,
-        "PAPERSPACE_CONFIG_LOG_HOST": fake.log_url,
-        "PAPERSPACE_PROJECT_ID": PROJECT,
-        "REQUESTS_CA_BUNDLE": str(fake.ca_bundle),
-        "NO_PROXY": "127.0.0.1",
+    tuning = {
         "GRT_POLL_INTERVAL": "0.2",
         "GRT_UNAVAILABLE_DELAY": "0.5",
         "GRT_RETRY_BACKOFF": "0.05",
     }
+    return grt_environment(fake, api_key=FAKE_API_KEY, project=PROJECT, **tuning)
 
 
 def run_grt(

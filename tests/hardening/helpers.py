@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from gradient_runtime_test.harness.bundle import encode_lines
 from gradient_runtime_test.harness.protocol import ANY, RERUN, expected_tests
 from gradient_runtime_test.harness.spec import parse_spec
 from tests.carried import carried_spec
+from tests.conftest_paperspace import grt_environment
 from tests.fakes.github import FakeGitHub
 from tests.fakes.paperspace import FakeNotebook, FakePaperspace, Faults
 from tests.fakes.paperspace.faults import Rule
@@ -86,23 +86,14 @@ def start_grt_process(argv: Sequence[str], env: Mapping[str, str]) -> subprocess
 
 def gradient_env(fake: FakePaperspace, api_key: str, **extra: str) -> dict[str, str]:
     """The environment of a `grt` pointed at the fake, tuned for tests (short polls, fast
-    retries). `REQUESTS_CA_BUNDLE` is included for subprocesses; in-process calls have it from
-    the `fake_paperspace` fixture."""
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "PAPERSPACE_API_KEY": api_key,
-        "PAPERSPACE_CONFIG_HOST": fake.url,
-        "PAPERSPACE_CONFIG_LOG_HOST": fake.log_url,
-        "PAPERSPACE_PROJECT_ID": PROJECT,
-        "REQUESTS_CA_BUNDLE": str(fake.ca_bundle),
-        "NO_PROXY": "127.0.0.1",
+    retries)."""
+    tuning = {
         "GRT_POLL_INTERVAL": "0.05",
         "GRT_UNAVAILABLE_DELAY": "0.1",
         "GRT_RETRY_BACKOFF": "0.02",
         "GRT_STARTUP_TIMEOUT": "30",
-        **extra,
     }
+    return grt_environment(fake, api_key=api_key, project=PROJECT, **{**tuning, **extra})
 
 
 def write_matrices(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from tests.conftest_paperspace import FAKE_API_KEY
+from tests.conftest_paperspace import FAKE_API_KEY, grt_environment
 from tests.fakes.paperspace import FakePaperspace
 
 PROJECT = "prj0doc"
@@ -39,20 +38,8 @@ def write_matrices(
 
 
 def doctor_env(fake: FakePaperspace, api_key: str = FAKE_API_KEY, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "PAPERSPACE_API_KEY": api_key,
-        "PAPERSPACE_CONFIG_HOST": fake.url,
-        "PAPERSPACE_CONFIG_LOG_HOST": fake.log_url,
-        "PAPERSPACE_PROJECT_ID": PROJECT,
-        "REQUESTS_CA_BUNDLE": str(fake.ca_bundle),
-        "NO_PROXY": "127.0.0.1",
-        "GRT_POLL_INTERVAL": "0.05",
-        "GRT_RETRY_BACKOFF": "0.02",
-        "GRT_STARTUP_TIMEOUT": "20",
-        **extra,
-    }
+    tuning = {"GRT_POLL_INTERVAL": "0.05", "GRT_RETRY_BACKOFF": "0.02", "GRT_STARTUP_TIMEOUT": "20"}
+    return grt_environment(fake, api_key=api_key, project=PROJECT, **{**tuning, **extra})
 
 
 def writes(fake: FakePaperspace) -> list[str]:

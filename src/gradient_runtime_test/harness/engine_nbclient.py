@@ -63,7 +63,6 @@ class NbclientEngine:
 
     def _execute(self, job: Job) -> List[Outcome]:
         import nbformat as _nbformat
-        from nbclient import NotebookClient
 
         nbformat: Any = _nbformat
 
@@ -72,25 +71,12 @@ class NbclientEngine:
         outcomes: List[Outcome] = []
         closing = None
         with contextlib.ExitStack() as stack:
-            for attempt in range(KERNEL_START_ATTEMPTS):
-                client: Any = NotebookClient(
-                    nb,
-                    kernel_name=job.kernel_name,
-                    resources={"metadata": {"path": job.cwd}},
-                    shutdown_kernel="immediate",
-                    allow_errors=job.allow_errors,
-                    startup_timeout=KERNEL_START_TIMEOUT_S,
-                )
-                client.timeout_func = _Limit()
-                try:
-                    stack.enter_context(client.setup_kernel(env=dict(job.env)))
-                    break
-                except Exception as exc:
-                    if attempt + 1 < KERNEL_START_ATTEMPTS and _died_starting(exc):
-                        continue
-                    return [Outcome(_plain(nb), _start_failure(job, exc), watch.elapsed())]
-                finally:
-                    job.timing["kernel_start_s"] = watch.elapsed()
+            try:
+                client = _start_kernel(stack, nb, job)
+            except Exception as exc:
+                return [Outcome(_plain(nb), _start_failure(job, exc), watch.elapsed())]
+            finally:
+                job.timing["kernel_start_s"] = watch.elapsed()
             # The kernel is ready: wait for a turn to run. Left before the kernel is shut down.
             stack.enter_context(job.slot)
             python = _language(client) == "python"
@@ -236,6 +222,31 @@ def _language(client: Any) -> str:
         return str(client.km.kernel_spec.language).lower()
     except Exception:
         return ""
+
+
+def _start_kernel(stack: contextlib.ExitStack, nb: Any, job: Job) -> Any:
+    """A client of ``nb`` whose kernel is ready (shut down when ``stack`` closes). A kernel that
+    died while starting is started once more; any other failure is raised at once."""
+    from nbclient import NotebookClient
+
+    attempts = KERNEL_START_ATTEMPTS
+    while True:
+        client: Any = NotebookClient(
+            nb,
+            kernel_name=job.kernel_name,
+            resources={"metadata": {"path": job.cwd}},
+            shutdown_kernel="immediate",
+            allow_errors=job.allow_errors,
+            startup_timeout=KERNEL_START_TIMEOUT_S,
+        )
+        client.timeout_func = _Limit()
+        try:
+            stack.enter_context(client.setup_kernel(env=dict(job.env)))
+            return client
+        except Exception as exc:
+            attempts -= 1
+            if not attempts or not _died_starting(exc):
+                raise
 
 
 def _died_starting(exc: Exception) -> bool:
