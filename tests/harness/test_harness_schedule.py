@@ -69,14 +69,15 @@ def test_at_most_parallel_run_and_ahead_more_start(parallel: int, ahead: int) ->
 
 
 def test_time_waiting_for_a_slot_is_not_the_jobs_time() -> None:
-    engine = CountingEngine(start_s=0.0, run_s=0.2)
+    engine = CountingEngine(start_s=0.0, run_s=0.5)
     queued = jobs(2)
     with Scheduler(engine, parallel=1, ahead=1) as scheduler:
         for job in queued:
             scheduler.submit(job)
-    first, second = queued
-    assert first.waited_s < 0.1 and second.waited_s >= 0.15
-    assert 0.15 <= second.busy_s < 0.35
+    # both "kernels" are ready at once: either job may take the one slot first
+    first, second = sorted(queued, key=lambda job: job.waited_s)
+    assert first.waited_s < 0.25 and second.waited_s >= 0.4
+    assert 0.4 <= second.busy_s < 0.9  # its own run, not its wait
 
 
 def test_a_context_is_held_while_a_job_runs() -> None:
